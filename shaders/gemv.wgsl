@@ -1,0 +1,70 @@
+// Matrix-vector product for decode (few rows): y = x · wᵀ (+ bias), y[m, n] = Σ_k x[m, k] · w[n, k] + bias[n].
+// Layout: x (M, K), w (N, K), bias (N), y (M, N); row-major. Meant for M ≤ 8 (one new token per running sequence).
+// Mapping: one thread per output column n, 64 columns per workgroup; rows are taken four at a time so each weight is
+//   read once per four rows. Variant VEC4 (K a multiple of 4) loads w and x four floats at a time.
+// Reduction order: identical to matmul.wgsl (one thread's sequential fma chain over k = 0 … K-1, then + bias), which is
+//   what makes decode bit-identical to prefill for the same row; the vec4 loads keep that order (x, y, z, w in turn).
+// Hazards: N not a multiple of 64 (threads past N return); any M, any K.
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+}
+
+const WG: u32 = 64u;
+const ROWS: u32 = 4u;
+
+#if ${VEC4}
+alias Chunk = vec4<f32>;
+const LANES: u32 = 4u;
+#else
+alias Chunk = f32;
+const LANES: u32 = 1u;
+#endif
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<Chunk>;        // (M, K)
+@group(0) @binding(2) var<storage, read> w: array<Chunk>;        // (N, K)
+#if ${HAS_BIAS}
+@group(0) @binding(3) var<storage, read> bias: array<f32>;       // (N)
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;    // (M, N)
+#else
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;    // (M, N)
+#endif
+
+fn accumulate(acc: f32, xv: Chunk, wv: Chunk) -> f32 {
+#if ${VEC4}
+  return fma(xv.w, wv.w, fma(xv.z, wv.z, fma(xv.y, wv.y, fma(xv.x, wv.x, acc))));
+#else
+  return fma(xv, wv, acc);
+#endif
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x;
+  if (n >= p.N) {
+    return;
+  }
+  let chunks = p.K / LANES;
+  let w_row = n * chunks;
+  for (var m0 = 0u; m0 < p.M; m0 = m0 + ROWS) {
+    let rows = min(ROWS, p.M - m0);
+    var acc: array<f32, ROWS>;
+    for (var k = 0u; k < chunks; k = k + 1u) {
+      let wv = w[w_row + k];
+      for (var i = 0u; i < rows; i = i + 1u) {
+        acc[i] = accumulate(acc[i], x[(m0 + i) * chunks + k], wv);
+      }
+    }
+    for (var i = 0u; i < rows; i = i + 1u) {
+      let m = m0 + i;
+#if ${HAS_BIAS}
+      y[m * p.N + n] = acc[i] + bias[n];
+#else
+      y[m * p.N + n] = acc[i];
+#endif
+    }
+  }
+}

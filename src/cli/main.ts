@@ -1,0 +1,177 @@
+// The command-line interface: `npm run --silent cli -- <command> [options]`.
+//   generate  stream a continuation (text to stdout, TTFT/ITL to stderr), or --json for one machine-readable object
+//   logits    write float32 little-endian logits (P, V) for a list of token ids
+//   tokenize  print {"ids": [...]} for a text
+// Every failure ends with a non-zero exit and a one-line message on stderr; stack traces only with --debug.
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { GptWebGpuError, UsageError } from '../errors.ts';
+import type { Engine, GenerateOptions } from '../engine.ts';
+import { DEFAULT_MODEL_DIR, loadEngine } from '../node.ts';
+import type { NodeBackend } from '../gpu/node.ts';
+import { folderModelFiles } from '../io/nodeModelFiles.ts';
+import { Tokenizer } from '../tokenizer/index.ts';
+import { summarizeLatency } from './summary.ts';
+
+const HELP = `usage: npm run --silent cli -- <command> [options]
+
+commands:
+  generate  --prompt TEXT | --ids 1,2,3   generate a continuation (several --prompt/--ids run one after another)
+            [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--ignore-eos] [--json]
+  logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
+  tokenize  --text TEXT                    print {"ids": [...]}
+
+options for every command:
+  --model DIR          a Hugging Face model folder (config.json, model.safetensors, tokenizer files);
+                       default: the embedded demo model (${DEFAULT_MODEL_DIR})
+  --backend B          auto (default) | hardware | software (Mesa llvmpipe through OpenGL ES)
+  --block-size N       tokens per KV-cache block (default 16)
+  --kv-blocks N        KV-cache blocks (default: one full context)
+  --max-batch-tokens N most prompt tokens per forward pass (default 256)
+  --debug              show stack traces`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  prompt: { type: 'string', multiple: true },
+  ids: { type: 'string', multiple: true },
+  text: { type: 'string' },
+  out: { type: 'string' },
+  'max-new-tokens': { type: 'string' },
+  greedy: { type: 'boolean' },
+  temperature: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  seed: { type: 'string' },
+  'ignore-eos': { type: 'boolean' },
+  json: { type: 'boolean' },
+  backend: { type: 'string' },
+  'block-size': { type: 'string' },
+  'kv-blocks': { type: 'string' },
+  'max-batch-tokens': { type: 'string' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseCommandLine>['values'];
+
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; see --help`);
+  }
+}
+
+function number(values: Values, name: keyof Values, kind: 'int' | 'float'): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} needs ${kind === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function parseIds(list: string): number[] {
+  const parts = list.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--ids needs comma-separated non-negative integers, got ${JSON.stringify(list)}`);
+  return parts.map(Number);
+}
+
+async function openEngine(values: Values): Promise<Engine> {
+  const backend = (values.backend ?? 'auto') as NodeBackend;
+  if (!['auto', 'hardware', 'software'].includes(backend)) throw new UsageError(`--backend must be auto, hardware or software, got ${JSON.stringify(backend)}`);
+  return loadEngine({
+    model: values.model,
+    backend,
+    blockSize: number(values, 'block-size', 'int'),
+    kvBlocks: number(values, 'kv-blocks', 'int'),
+    maxBatchTokens: number(values, 'max-batch-tokens', 'int'),
+  });
+}
+
+async function generate(values: Values): Promise<void> {
+  const prompts: (string | number[])[] = [...(values.prompt ?? []), ...(values.ids ?? []).map(parseIds)];
+  if (prompts.length === 0) throw new UsageError('generate needs --prompt TEXT or --ids 1,2,3');
+  const options: GenerateOptions = {
+    maxNewTokens: number(values, 'max-new-tokens', 'int') ?? 64,
+    greedy: values.greedy,
+    temperature: number(values, 'temperature', 'float'),
+    topK: number(values, 'top-k', 'int'),
+    topP: number(values, 'top-p', 'float'),
+    seed: number(values, 'seed', 'int'),
+    stopAtEos: !values['ignore-eos'],
+  };
+  const engine = await openEngine(values);
+  const results = [];
+  for (const prompt of prompts) {
+    const stream = engine.generate(prompt, options);
+    if (!values.json) {
+      if (typeof prompt === 'string') process.stdout.write(prompt);
+      for await (const chunk of stream) process.stdout.write(chunk.text);
+      process.stdout.write('\n');
+    }
+    const result = await stream.result;
+    if (!values.json) process.stderr.write(`${summarizeLatency(result)}\n`);
+    results.push(result);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify({ results, adapter: engine.info.adapter })}\n`);
+  else process.stderr.write(`adapter: ${describeAdapter(engine)}\n`);
+  await engine.dispose();
+}
+
+function describeAdapter(engine: Engine): string {
+  const a = engine.info.adapter;
+  const name = [a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || a.description;
+  return `${name}${a.software ? ' (software)' : ''}`;
+}
+
+async function logits(values: Values): Promise<void> {
+  if (!values.ids || values.ids.length !== 1) throw new UsageError('logits needs exactly one --ids 1,2,3');
+  if (!values.out) throw new UsageError('logits needs --out FILE');
+  const ids = parseIds(values.ids[0]);
+  const engine = await openEngine(values);
+  const out = await engine.logits(ids);
+  await writeFile(values.out, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+  await engine.dispose();
+}
+
+async function tokenize(values: Values): Promise<void> {
+  if (values.text === undefined) throw new UsageError('tokenize needs --text TEXT');
+  // No GPU needed: read only the tokenizer files.
+  const files = await folderModelFiles(values.model ?? DEFAULT_MODEL_DIR);
+  const tokenizer = (await files.has('tokenizer.json'))
+    ? Tokenizer.fromTokenizerJson(await files.text('tokenizer.json'))
+    : Tokenizer.fromVocabAndMerges(await files.text('vocab.json'), await files.text('merges.txt'));
+  process.stdout.write(`${JSON.stringify({ ids: tokenizer.encode(values.text) })}\n`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  try {
+    const { values, positionals } = parseCommandLine(argv);
+    const command = positionals[0];
+    if (values.help || command === undefined || command === 'help') {
+      process.stdout.write(`${HELP}\n`);
+      return command === undefined && !values.help ? 2 : 0;
+    }
+    if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}; see --help`);
+    if (command === 'generate') await generate(values);
+    else if (command === 'logits') await logits(values);
+    else if (command === 'tokenize') await tokenize(values);
+    else throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are generate, logits, tokenize`);
+    return 0;
+  } catch (e) {
+    if (debug) process.stderr.write(`${(e as Error)?.stack ?? e}\n`);
+    if (e instanceof GptWebGpuError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+    process.stderr.write(`error: ${(e as Error)?.message ?? String(e)}${debug ? '' : ' (run with --debug for details)'}\n`);
+    return 1;
+  }
+}
+
+// Dawn keeps the process alive while its GPU objects exist: exit explicitly once stdout has drained.
+const code = await main(process.argv.slice(2));
+process.stdout.write('', () => process.exit(code));

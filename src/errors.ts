@@ -1,0 +1,69 @@
+// Every failure a user can cause or meet is one of these classes. Each message names the problem and, where there is
+// one, the remedy, so the CLI can print `message` alone (no stack trace) and a web page can show it as is.
+
+/** Base class: `instanceof GptWebGpuError` tells an expected, explained failure from a bug. */
+export class GptWebGpuError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A safetensors file that breaks the format (header, dtypes, offsets, truncation). */
+export class SafetensorsError extends GptWebGpuError {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    readonly tensor?: string,
+  ) {
+    super(`${file}${tensor === undefined ? '' : `, tensor "${tensor}"`}: ${problem}`);
+  }
+}
+
+/** config.json is missing, not JSON, or describes a model this engine does not run. */
+export class ConfigError extends GptWebGpuError {}
+
+/** The weights do not match the config (missing tensor, wrong shape, unsupported dtype). */
+export class ModelFormatError extends GptWebGpuError {}
+
+/** A tokenizer file is missing or malformed, or text cannot be tokenized. */
+export class TokenizerError extends GptWebGpuError {}
+
+/** No WebGPU here (no navigator.gpu, no Dawn module, no adapter). */
+export class WebGpuUnavailableError extends GptWebGpuError {}
+
+/** The adapter cannot hold what the model needs (binding size, buffer size, memory). */
+export class GpuLimitError extends GptWebGpuError {}
+
+/** WebGPU reported a validation, out-of-memory or internal error: a bug or an exhausted device, never a silent answer. */
+export class GpuError extends GptWebGpuError {
+  constructor(
+    readonly kind: 'validation' | 'out-of-memory' | 'internal' | 'unknown',
+    message: string,
+  ) {
+    super(`GPU ${kind} error: ${message}`);
+  }
+}
+
+/** The GPU device was lost (driver reset, tab backgrounded, `device.destroy()`); create a new engine. */
+export class DeviceLostError extends GptWebGpuError {}
+
+/** A request that cannot be served as asked: bad token ids, nonsense sampling values, a prompt too long. */
+export class InvalidRequestError extends GptWebGpuError {}
+
+/** The prompt plus the tokens to generate do not fit the model's context window. */
+export class ContextWindowExceededError extends InvalidRequestError {
+  constructor(
+    readonly promptTokens: number,
+    readonly maxNewTokens: number,
+    readonly contextLength: number,
+  ) {
+    super(
+      `the prompt has ${promptTokens} tokens and ${maxNewTokens} new tokens were asked for, but the model's context ` +
+        `window is ${contextLength} tokens; shorten the prompt or ask for fewer new tokens`,
+    );
+  }
+}
+
+/** Command-line usage errors (unknown option, missing value). */
+export class UsageError extends GptWebGpuError {}

@@ -1,0 +1,32 @@
+// Node entry point: an Engine on Dawn (hardware GPU, or the software fallback) from a model folder on disk.
+//   import { loadEngine } from 'gpt-webgpu/node';
+//   const engine = await loadEngine({ model: 'path/to/gpt2' });   // no model: the embedded demo model
+import { fileURLToPath } from 'node:url';
+import { Engine, type EngineOptions } from './engine.ts';
+import { createNodeGpuContext, type NodeBackend } from './gpu/node.ts';
+import { folderModelFiles } from './io/nodeModelFiles.ts';
+
+/** The embedded default model: a small GPT-2 trained on Shakespeare, with the real GPT-2 tokenizer. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/gpt2-shakespeare', import.meta.url));
+
+export interface NodeEngineOptions extends EngineOptions {
+  /** A folder in the Hugging Face layout (default: the embedded demo model). */
+  model?: string;
+  backend?: NodeBackend;
+  /** Where notices go (default: one line on stderr). */
+  onNotice?: (message: string) => void;
+}
+
+export async function loadEngine(options: NodeEngineOptions = {}): Promise<Engine> {
+  const files = await folderModelFiles(options.model ?? DEFAULT_MODEL_DIR);
+  const gpu = await createNodeGpuContext({ backend: options.backend, onNotice: options.onNotice });
+  try {
+    return await Engine.load(gpu, files, options);
+  } catch (e) {
+    gpu.destroy();
+    throw e;
+  }
+}
+
+export * from './index.ts';
+export { createNodeGpuContext, folderModelFiles };

@@ -1,0 +1,93 @@
+// Choosing the next token from the model's distribution: greedy (argmax, done on the GPU), or sampling with temperature
+// (applied on the GPU by the softmax kernel), then top-k and top-p filtering here, with a seeded generator so a seed
+// reproduces a generation exactly. Order and semantics follow Hugging Face's logits processors: temperature → top-k →
+// top-p (keep the smallest set of most likely tokens whose probability reaches p, at least one).
+import { InvalidRequestError } from '../errors.ts';
+
+export interface SamplingOptions {
+  /** Always take the most likely token (the default when no sampling option is given). */
+  greedy?: boolean;
+  /** > 0; 1 leaves the distribution as it is. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0 or undefined: no limit). */
+  topK?: number;
+  /** Keep the most likely tokens up to cumulative probability p, in (0, 1]. */
+  topP?: number;
+  /** Seed of the sampling generator (an unsigned 32-bit integer). */
+  seed?: number;
+}
+
+export type SamplingPlan = { greedy: true } | { greedy: false; temperature: number; topK: number; topP: number; seed: number };
+
+/** Checks the options and fills defaults; nonsense values become InvalidRequestError. */
+export function planSampling(o: SamplingOptions): SamplingPlan {
+  const sampling = o.temperature !== undefined || o.topK !== undefined || o.topP !== undefined;
+  if (o.greedy && sampling) throw new InvalidRequestError('greedy decoding takes no temperature, top-k or top-p; drop one or the other');
+  if (o.temperature !== undefined && !(Number.isFinite(o.temperature) && o.temperature >= 0)) {
+    throw new InvalidRequestError(`temperature must be a number ≥ 0, got ${o.temperature}`);
+  }
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new InvalidRequestError(`top-k must be an integer ≥ 0, got ${o.topK}`);
+  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new InvalidRequestError(`top-p must be in (0, 1], got ${o.topP}`);
+  if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) {
+    throw new InvalidRequestError(`seed must be an integer from 0 to 4294967295, got ${o.seed}`);
+  }
+  // Temperature 0 is the limit of sampling: greedy (as most serving APIs treat it).
+  if (!sampling || o.greedy || o.temperature === 0 || o.topK === 1) return { greedy: true };
+  return { greedy: false, temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1, seed: o.seed ?? (Math.random() * 2 ** 32) >>> 0 };
+}
+
+/** xoshiro128** seeded through splitmix32: small, fast, and the same sequence in every JS engine. */
+export class Rng {
+  private s = new Uint32Array(4);
+
+  constructor(seed: number) {
+    let x = seed >>> 0;
+    for (let i = 0; i < 4; i++) {
+      x = (x + 0x9e3779b9) >>> 0;
+      let z = x;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      this.s[i] = (z ^ (z >>> 16)) >>> 0;
+    }
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    const s = this.s;
+    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
+    const t = s[1] << 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 11);
+    return result / 4294967296;
+  }
+}
+
+function rotl(x: number, k: number): number {
+  return (x << k) | (x >>> (32 - k));
+}
+
+/** Draws a token id from `probs` (one row, already softmaxed with the temperature) after top-k / top-p filtering. */
+export function sampleToken(probs: Float32Array, topK: number, topP: number, rng: Rng): number {
+  // Candidates in descending probability; ties keep the lower id first (a stable order, so a seed replays exactly).
+  let candidates = Array.from(probs.keys()).filter((i) => probs[i] > 0);
+  if (candidates.length === 0) return 0;
+  candidates.sort((a, b) => probs[b] - probs[a] || a - b);
+  if (topK > 0 && candidates.length > topK) candidates = candidates.slice(0, topK);
+  if (topP < 1) {
+    let cumulative = 0;
+    let keep = 0;
+    while (keep < candidates.length && cumulative < topP) cumulative += probs[candidates[keep++]];
+    candidates = candidates.slice(0, Math.max(1, keep));
+  }
+  const total = candidates.reduce((sum, i) => sum + probs[i], 0);
+  let u = rng.next() * total;
+  for (const i of candidates) {
+    u -= probs[i];
+    if (u < 0) return i;
+  }
+  return candidates[candidates.length - 1];
+}

@@ -1,0 +1,194 @@
+// Every kernel against its CPU twin (test/reference/kernels.ts) on seeded random inputs, with awkward shapes: one row,
+// odd sizes, sizes that are not multiples of the workgroup or the tile.
+import { describe, expect, it } from 'vitest';
+import { layerNorm } from '../../src/kernels/layerNorm.ts';
+import { LinearCall } from '../../src/kernels/matmul.ts';
+import { embedding } from '../../src/kernels/embedding.ts';
+import { gelu } from '../../src/kernels/gelu.ts';
+import { residualAdd } from '../../src/kernels/residualAdd.ts';
+import { argmax } from '../../src/kernels/argmax.ts';
+import { SoftmaxCall } from '../../src/kernels/softmax.ts';
+import { useGpu } from '../support/gpu.ts';
+import { expectClose, randomArray, seededRandom } from '../support/compare.ts';
+import { argmaxRef, geluRef, layerNormRef, linearRef, softmaxRef } from '../reference/kernels.ts';
+
+const g = useGpu();
+
+describe('layernorm', () => {
+  it.each([
+    [1, 1],
+    [1, 64],
+    [3, 48],
+    [7, 129],
+    [33, 768],
+  ])('%i rows × %i channels', async (rows, channels) => {
+    const rand = seededRandom(rows * 1000 + channels);
+    // an offset mean tests the two-pass variance
+    const x = randomArray(rows * channels, rand, 2, 4);
+    const gamma = randomArray(channels, rand, 0.5, 1.5);
+    const beta = randomArray(channels, rand);
+    const y = g.buffer('y', x.byteLength);
+    const call = layerNorm(g.gpu, 'ln', { x: g.upload('x', x), gamma: g.upload('g', gamma), beta: g.upload('b', beta), y, channels, eps: 1e-5 });
+    g.run((pass) => call.encode(pass, rows));
+    expectClose(await g.readF32(y, x.length), layerNormRef(x, gamma, beta, rows, channels, 1e-5), 2e-5, 1e-5, 'layernorm');
+    call.destroy();
+  });
+});
+
+describe('matmul (GEMM and GEMV)', () => {
+  it.each([
+    [1, 1, 1, true],
+    [1, 50, 64, true],
+    [2, 33, 17, false],
+    [5, 129, 96, true],
+    [31, 65, 33, true],
+    [70, 100, 48, false],
+  ])('M=%i N=%i K=%i bias=%s: both kernels match the reference and each other bit for bit', async (m, n, k, withBias) => {
+    const rand = seededRandom(m * 7919 + n * 31 + k);
+    const x = randomArray(m * k, rand);
+    const w = randomArray(n * k, rand);
+    const bias = withBias ? randomArray(n, rand) : undefined;
+    const want = linearRef(x, w, bias, m, n, k);
+    const yGemm = g.buffer('y gemm', m * n * 4);
+    const yGemv = g.buffer('y gemv', m * n * 4);
+    const args = { x: g.upload('x', x), w: g.upload('w', w), bias: bias && g.upload('bias', bias), inFeatures: k, outFeatures: n };
+    const gemm = new LinearCall(g.gpu, 'gemm', { ...args, y: yGemm });
+    const gemv = new LinearCall(g.gpu, 'gemv', { ...args, y: yGemv });
+    g.run((pass) => {
+      gemm.encode(pass, m, 'gemm');
+      gemv.encode(pass, m, 'gemv');
+    });
+    const a = await g.readF32(yGemm, m * n);
+    const b = await g.readF32(yGemv, m * n);
+    expectClose(a, want, 1e-5 * Math.sqrt(k) + 1e-6, 1e-5, 'gemm');
+    expectClose(b, want, 1e-5 * Math.sqrt(k) + 1e-6, 1e-5, 'gemv');
+    // The batch-invariance contract: same reduction order, so identical bits.
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    gemm.destroy();
+    gemv.destroy();
+  });
+
+  it('a row gives the same bits alone and inside a larger batch', async () => {
+    const rand = seededRandom(42);
+    const [m, n, k] = [40, 77, 70];
+    const x = randomArray(m * k, rand);
+    const w = randomArray(n * k, rand);
+    const wBuf = g.upload('w', w);
+    const yBatch = g.buffer('y batch', m * n * 4);
+    const batch = new LinearCall(g.gpu, 'batch', { x: g.upload('x', x), w: wBuf, y: yBatch, inFeatures: k, outFeatures: n });
+    const row = 17;
+    const yOne = g.buffer('y one', n * 4);
+    const one = new LinearCall(g.gpu, 'one', { x: g.upload('x row', x.slice(row * k, (row + 1) * k)), w: wBuf, y: yOne, inFeatures: k, outFeatures: n });
+    g.run((pass) => {
+      batch.encode(pass, m);
+      one.encode(pass, 1);
+    });
+    const all = await g.readF32(yBatch, m * n);
+    const alone = await g.readF32(yOne, n);
+    expect(Array.from(alone)).toEqual(Array.from(all.subarray(row * n, (row + 1) * n)));
+    batch.destroy();
+    one.destroy();
+  });
+});
+
+describe('embedding', () => {
+  it.each([true, false])('learned positions: %s', async (learned) => {
+    const rand = seededRandom(learned ? 1 : 2);
+    const [vocab, channels, positions, rows] = [37, 70, 9, 5];
+    const wte = randomArray(vocab * channels, rand);
+    const wpe = randomArray(positions * channels, rand);
+    const ids = [0, 36, 5, 5, 20];
+    const pos = [0, 8, 3, 4, 1];
+    const tokens = new Uint32Array(rows * 4);
+    ids.forEach((id, t) => tokens.set([id, pos[t], 0, 0], t * 4));
+    const x = g.buffer('x', rows * channels * 4);
+    const call = embedding(g.gpu, 'emb', { tokens: g.upload('tokens', tokens), wte: g.upload('wte', wte), wpe: learned ? g.upload('wpe', wpe) : undefined, x, channels, vocab, positions: learned ? positions : 1 });
+    g.run((pass) => call.encode(pass, rows));
+    const want = new Float64Array(rows * channels);
+    for (let t = 0; t < rows; t++) for (let c = 0; c < channels; c++) want[t * channels + c] = wte[ids[t] * channels + c] + (learned ? wpe[pos[t] * channels + c] : 0);
+    expectClose(await g.readF32(x, rows * channels), want, 1e-7, 1e-7, 'embedding');
+    call.destroy();
+  });
+});
+
+describe('gelu', () => {
+  it.each([
+    ['gelu_tanh', 1, 1],
+    ['gelu_tanh', 3, 130],
+    ['gelu_erf', 1, 65],
+    ['gelu_erf', 4, 200],
+  ] as const)('%s on %i × %i, including huge |x|', async (activation, rows, features) => {
+    const rand = seededRandom(features);
+    const h = randomArray(rows * features, rand, -6, 6);
+    h[0] = 120; // tanh(large) must not become NaN
+    if (h.length > 1) h[1] = -120;
+    const buf = g.upload('h', h);
+    const call = gelu(g.gpu, 'gelu', { h: buf, features, activation });
+    g.run((pass) => call.encode(pass, rows));
+    const want = Array.from(h, (v) => geluRef(v, activation === 'gelu_tanh'));
+    expectClose(await g.readF32(buf, h.length), want, 3e-7, 2e-6, activation);
+    call.destroy();
+  });
+});
+
+describe('residual add', () => {
+  it.each([
+    [1, 1],
+    [5, 67],
+  ])('%i × %i', async (rows, channels) => {
+    const rand = seededRandom(rows + channels);
+    const x = randomArray(rows * channels, rand);
+    const r = randomArray(rows * channels, rand);
+    const xb = g.upload('x', x);
+    const call = residualAdd(g.gpu, 'add', { x: xb, r: g.upload('r', r), channels });
+    g.run((pass) => call.encode(pass, rows));
+    expectClose(await g.readF32(xb, x.length), Array.from(x, (v, i) => v + r[i]), 1e-7, 1e-7, 'add');
+    call.destroy();
+  });
+});
+
+describe('argmax', () => {
+  it('picks the first maximum of each row, any vocabulary size', async () => {
+    const rand = seededRandom(9);
+    for (const [rows, vocab] of [
+      [1, 1],
+      [1, 50257],
+      [3, 65],
+      [2, 4097],
+    ]) {
+      const logits = randomArray(rows * vocab, rand, -10, 10);
+      if (vocab > 70) {
+        // a tie between two far-apart indices: the lower one must win
+        logits[5] = 99;
+        logits[vocab - 3] = 99;
+      }
+      const ids = g.buffer('ids', rows * 4);
+      const call = argmax(g.gpu, 'argmax', { logits: g.upload('logits', logits), ids, vocab });
+      g.run((pass) => call.encode(pass, rows));
+      const got = Array.from(await g.readU32(ids, rows));
+      const want = Array.from({ length: rows }, (_, r) => argmaxRef(logits.subarray(r * vocab, (r + 1) * vocab)));
+      expect(got, `${rows}×${vocab}`).toEqual(want);
+      call.destroy();
+    }
+  });
+});
+
+describe('softmax', () => {
+  it.each([
+    [1, 1, 1],
+    [2, 50257, 0.7],
+    [3, 129, 1.5],
+  ])('%i rows × %i with temperature %f', async (rows, vocab, temperature) => {
+    const rand = seededRandom(vocab);
+    const logits = randomArray(rows * vocab, rand, -20, 20);
+    const probs = g.buffer('probs', logits.byteLength);
+    const call = new SoftmaxCall(g.gpu, 'softmax', { logits: g.upload('logits', logits), probs, vocab });
+    call.setTemperature(temperature);
+    g.run((pass) => call.encode(pass, rows));
+    const got = await g.readF32(probs, logits.length);
+    const want = new Float64Array(rows * vocab);
+    for (let r = 0; r < rows; r++) want.set(softmaxRef(logits.subarray(r * vocab, (r + 1) * vocab), temperature), r * vocab);
+    expectClose(got, want, 1e-7, 1e-4, 'softmax');
+    call.destroy();
+  });
+});
