@@ -7,7 +7,7 @@ import { loadWeights, TensorIndex, type LoadProgress, type ModelWeights } from '
 import type { ModelFiles } from './io/modelFiles.ts';
 import { blocksFor } from './kv/blockAllocator.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
-import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
+import { TransformerPlan, type Step, type StepOutput, type StepToken } from './model/transformer.ts';
 import { planSampling, Rng, sampleToken, type SamplingOptions, type SamplingPlan } from './sampling/sampler.ts';
 import { GenerationStream, type FinishReason, type GenerationResult } from './scheduler/generationStream.ts';
 import { Tokenizer } from './tokenizer/index.ts';
@@ -140,9 +140,8 @@ export class Engine {
       const blocks = this.kv.allocator.allocate(blocksFor(ids.length, this.kv.blockSize));
       try {
         const out = new Float32Array(ids.length * this.config.vocabSize);
-        await this.prefill(ids, blocks, (chunkStart, chunkLength) => Array.from({ length: chunkLength }, (_, i) => i), async (chunkStart, result) => {
-          out.set(result as Float32Array, chunkStart * this.config.vocabSize);
-        }, { kind: 'logits' });
+        const everyRow = (_start: number, length: number) => Array.from({ length }, (_, i) => i);
+        for await (const { start, result } of this.prefill(ids, blocks, everyRow, { kind: 'logits' })) out.set(result, start * this.config.vocabSize);
         return out;
       } finally {
         this.kv.allocator.free(blocks);
@@ -173,8 +172,7 @@ export class Engine {
       if (ids.length === 0) ttftMs = now - o.submitted;
       else itlMs.push(now - lastDelivery);
       lastDelivery = now;
-      const special = this.tokenizer?.isSpecialToken(token) ?? false;
-      stream.push({ tokenId: token, text: decoder && !special ? decoder.push(token) : '', index: ids.length });
+      stream.push({ tokenId: token, text: decoder && this.hasText(token) ? decoder.push(token) : '', index: ids.length });
       ids.push(token);
     };
 
@@ -182,9 +180,8 @@ export class Engine {
       if (o.maxNewTokens > 0 && !o.signal.aborted) {
         this.growBlocks(blocks, promptIds.length);
         let next = -1;
-        await this.prefill(promptIds, blocks, (start, length) => (start + length === promptIds.length ? [length - 1] : []), async (_start, result) => {
-          if (result.length > 0) next = pick(result);
-        }, output, o.signal);
+        const lastRow = (start: number, length: number) => (start + length === promptIds.length ? [length - 1] : []);
+        for await (const { result } of this.prefill(promptIds, blocks, lastRow, output, o.signal)) if (result.length > 0) next = pick(result);
         while (!o.signal.aborted) {
           deliver(next);
           if (o.stopAtEos && next === this.config.eosTokenId) {
@@ -202,7 +199,7 @@ export class Engine {
       if (blocks.length > 0) this.kv.allocator.free(blocks);
     }
     const tail = decoder?.flush() ?? '';
-    const text = this.tokenizer ? this.tokenizer.decode(ids.filter((id) => !this.tokenizer!.isSpecialToken(id))) : '';
+    const text = this.tokenizer ? this.tokenizer.decode(ids.filter((id) => this.hasText(id))) : '';
     if (tail) stream.push({ tokenId: -1, text: tail, index: ids.length });
     stream.end({
       ids,
@@ -213,22 +210,21 @@ export class Engine {
   }
 
   /**
-   * Runs the prompt through the model in chunks of at most maxTokens, filling the KV cache. `rowsOf(start, length)`
-   * names the rows of each chunk that need an output; `onResult` receives them.
+   * Runs the prompt through the model in chunks of at most maxTokens, filling the KV cache, and yields each chunk's
+   * output for the rows `rowsOf(start, length)` names (chunk-relative).
    */
-  private async prefill(
+  private async *prefill(
     ids: readonly number[],
     blocks: readonly number[],
     rowsOf: (start: number, length: number) => number[],
-    onResult: (start: number, result: Uint32Array | Float32Array) => Promise<void>,
-    output: Parameters<TransformerPlan['run']>[1],
+    output: StepOutput,
     signal?: AbortSignal,
-  ): Promise<void> {
+  ): AsyncGenerator<{ start: number; result: Uint32Array | Float32Array }> {
     const chunk = this.plan.limits.maxTokens;
     for (let start = 0; start < ids.length && !signal?.aborted; start += chunk) {
       const length = Math.min(chunk, ids.length - start);
       const tokens = Array.from({ length }, (_, i): StepToken => ({ id: ids[start + i], position: start + i, sequence: 0 }));
-      await onResult(start, await this.plan.run(this.singleSequenceStep(tokens, blocks, rowsOf(start, length)), output));
+      yield { start, result: await this.plan.run(this.singleSequenceStep(tokens, blocks, rowsOf(start, length)), output) };
     }
   }
 
@@ -240,6 +236,14 @@ export class Engine {
   private growBlocks(blocks: number[], tokens: number): void {
     const missing = blocksFor(tokens, this.kv.blockSize) - blocks.length;
     if (missing > 0) blocks.push(...this.kv.allocator.allocate(missing));
+  }
+
+  /**
+   * Whether a generated id becomes text: special tokens (end of text) do not, and neither do ids past the tokenizer's
+   * vocabulary, which models with a padded embedding (Pythia: 50304 rows, 50277 tokens) can still produce.
+   */
+  private hasText(id: number): boolean {
+    return this.tokenizer !== undefined && !this.tokenizer.isSpecialToken(id) && this.tokenizer.idToToken(id) !== undefined;
   }
 
   private checkRequest(promptIds: number[], maxNewTokens: number): void {

@@ -15,3 +15,4 @@ export { parseConfig, parseConfigText } from './io/config.ts';
 export type { ModelConfig } from './io/config.ts';
 export { Tokenizer } from './tokenizer/index.ts';
 export * from './errors.ts';
+export { urlModelFiles, hubBaseUrl } from './io/urlModelFiles.ts';

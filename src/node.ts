@@ -1,13 +1,17 @@
 // Node entry point: an Engine on Dawn (hardware GPU, or the software fallback) from a model folder on disk.
 //   import { loadEngine } from 'gpt-webgpu/node';
 //   const engine = await loadEngine({ model: 'path/to/gpt2' });   // no model: the embedded demo model
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Engine, type EngineOptions } from './engine.ts';
 import { createNodeGpuContext, type NodeBackend } from './gpu/node.ts';
 import { folderModelFiles } from './io/nodeModelFiles.ts';
 
 /** The embedded default model: a small GPT-2 trained on Shakespeare, with the real GPT-2 tokenizer. */
-export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/gpt2-shakespeare', import.meta.url));
+// This module runs from src/ (TypeScript) or from dist/lib/ (the bundle): the models/ folder is one or two levels up.
+export const DEFAULT_MODEL_DIR = ['../models/gpt2-shakespeare', '../../models/gpt2-shakespeare']
+  .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
+  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../models/gpt2-shakespeare', import.meta.url));
 
 export interface NodeEngineOptions extends EngineOptions {
   /** A folder in the Hugging Face layout (default: the embedded demo model). */

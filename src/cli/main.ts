@@ -58,7 +58,7 @@ function parseCommandLine(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UsageError(`${(e as Error).message}; see --help`);
+    throw new UsageError(`${(e as Error).message.replace(/\s*\n\s*/g, " ")} (see --help)`);
   }
 }
 

@@ -2,6 +2,8 @@
 // falls back to Dawn's OpenGL ES backend on Mesa llvmpipe, the software path that works on machines without a GPU, and
 // says so on stderr. Chromium's SwiftShader Vulkan ICD is deliberately not used: under Dawn in Node it aborts the process
 // on real kernels.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { WebGpuUnavailableError } from '../errors.ts';
 import { type GpuContext, requestGpuContext } from './context.ts';
 
@@ -33,12 +35,22 @@ export interface NodeGpuOptions {
   onNotice?: (message: string) => void;
 }
 
+/**
+ * On Linux Dawn's hardware path is Vulkan: without the Vulkan loader there is nothing to find, and asking anyway only
+ * prints a warning from inside Dawn. Other platforms (Metal, D3D12) always try.
+ */
+function mayHaveHardwareBackend(): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), '/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+  return dirs.some((dir) => existsSync(join(dir, 'libvulkan.so.1')));
+}
+
 export async function createNodeGpuContext(options: NodeGpuOptions = {}): Promise<GpuContext> {
   const { create } = await loadDawn();
   const backend = options.backend ?? (process.env.GPT_WEBGPU_BACKEND as NodeBackend | undefined) ?? 'auto';
   const notice = options.onNotice ?? ((m: string) => process.stderr.write(`${m}\n`));
 
-  if (backend !== 'software') {
+  if (backend === 'hardware' || (backend === 'auto' && mayHaveHardwareBackend())) {
     const gpu = create([]);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     const text = adapter ? `${adapter.info.device} ${adapter.info.description}`.toLowerCase() : '';

@@ -48,6 +48,7 @@ export function parseConfigText(text: string, file = 'config.json'): ModelConfig
 
 export function parseConfig(json: Json, file = 'config.json'): ModelConfig {
   const type = json.model_type;
+  if (type === undefined) throw new ConfigError(`${file} has no "model_type" field; a GPT-2 model says "gpt2", a GPT-NeoX / Pythia model "gpt_neox"`);
   if (type === 'gpt2') return parseGpt2(json, file);
   if (type === 'gpt_neox') return parseNeox(json, file);
   throw new ConfigError(
@@ -95,7 +96,7 @@ function parseNeox(json: Json, file: string): ModelConfig {
   const ropeType = rope.rope_type ?? rope.type ?? 'default';
   if (ropeType !== 'default') throw new ConfigError(`${file}: rope_type ${JSON.stringify(ropeType)} is not supported (only "default" RoPE)`);
   const scaling = json.rope_scaling as Json | null | undefined;
-  if (scaling != null && (scaling.rope_type ?? scaling.type ?? 'default') !== 'default') {
+  if (scaling != null && (typeof scaling !== 'object' || Array.isArray(scaling) || (scaling.rope_type ?? scaling.type ?? 'default') !== 'default')) {
     throw new ConfigError(`${file}: rope_scaling ${JSON.stringify(scaling)} is not supported (only unscaled RoPE)`);
   }
   const ropeRead = fieldReader(rope, `${file} rope_parameters`);

@@ -40,7 +40,13 @@ export function decodeToFloat32(dtype: Dtype, bytes: Uint8Array, out?: Float32Ar
   if (!isFloatDtype(dtype)) {
     throw new ModelFormatError(`tensors of dtype ${dtype} are not supported; weights must be F32, F16 or BF16`);
   }
-  const count = bytes.byteLength / bytesPerElement(dtype);
+  const elementBytes = bytesPerElement(dtype);
+  if (bytes.byteLength % elementBytes !== 0) {
+    throw new ModelFormatError(`${bytes.byteLength} bytes are not a whole number of ${dtype} elements (${elementBytes} bytes each)`);
+  }
+  const count = bytes.byteLength / elementBytes;
+  // A short `out` would drop values (F16) or, for a view into a larger buffer, write past its end (BF16).
+  if (out && out.length < count) throw new RangeError(`decodeToFloat32: out holds ${out.length} values but ${count} were given`);
   const result = out ?? new Float32Array(count);
   if (dtype === 'F32') {
     const src = aligned(bytes, 4);
@@ -60,18 +66,29 @@ export function decodeToFloat32(dtype: Dtype, bytes: Uint8Array, out?: Float32Ar
   return result;
 }
 
-/** Encodes float values as `dtype` bytes (round to nearest even), for writing test and benchmark checkpoints. */
+/**
+ * Encodes float values as `dtype` bytes, each value rounded once, to nearest even, from the number given (not through
+ * f32 first: that double rounding turns a value just past a halfway point into a tie, which may then round the wrong
+ * way). For writing test and benchmark checkpoints.
+ */
 export function encodeFloats(dtype: FloatDtype, values: ArrayLike<number>): Uint8Array {
-  const f32 = Float32Array.from(values);
-  if (dtype === 'F32') return new Uint8Array(f32.buffer);
-  const bits = new Uint32Array(f32.buffer);
-  const out = new Uint16Array(f32.length);
-  for (let i = 0; i < f32.length; i++) out[i] = dtype === 'F16' ? floatToHalfBits(f32[i]) : floatToBfloat16Bits(bits[i]);
+  if (dtype === 'F32') return new Uint8Array(Float32Array.from(values).buffer);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = dtype === 'F16' ? floatToHalfBits(values[i]) : floatToBfloat16Bits(values[i]);
   return new Uint8Array(out.buffer);
 }
 
-function floatToBfloat16Bits(f32bits: number): number {
+const scratchF32 = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchF32.buffer);
+
+function floatToBfloat16Bits(value: number): number {
+  const f = Math.fround(value);
+  scratchF32[0] = f;
+  const f32bits = scratchBits[0];
   if ((f32bits & 0x7f800000) === 0x7f800000 && f32bits & 0x7fffff) return (f32bits >>> 16) | 0x40; // keep NaN a NaN
+  // Every bf16 value and halfway point is an f32, so rounding to f32 cannot cross one, but it can land on a halfway
+  // point: then the tie is not real, and which side of it `value` lies on decides (away from zero if beyond it).
+  if ((f32bits & 0xffff) === 0x8000 && value !== f) return Math.abs(value) > Math.abs(f) ? (f32bits >>> 16) + 1 : f32bits >>> 16;
   const rounding = 0x7fff + ((f32bits >>> 16) & 1);
   return ((f32bits + rounding) >>> 16) & 0xffff;
 }

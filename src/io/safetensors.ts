@@ -87,7 +87,9 @@ export function parseHeaderLength(prefix: Uint8Array, fileSize: number, file: st
 export function parseHeaderJson(json: Uint8Array, fileSize: number, file: string): SafetensorsHeader {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(json);
+    // ignoreBOM: keep a leading byte-order mark in the text (the default strips it), so that it fails the '{' check as
+    // it does in the crate instead of being silently accepted.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(json);
   } catch {
     throw new SafetensorsError(file, 'the header is not valid UTF-8; the file is corrupt or not safetensors');
   }
@@ -106,11 +108,11 @@ export function parseHeaderJson(json: Uint8Array, fileSize: number, file: string
 
   const dataStart = 8 + json.byteLength;
   const dataSize = fileSize - dataStart;
-  const metadata: Record<string, string> = {};
+  let metadata: Record<string, string> = {};
   const entries: { info: TensorInfo; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      readMetadata(raw, metadata, file);
+      metadata = readMetadata(raw, file);
       continue;
     }
     const { dtype, shape, begin, end } = readTensorEntry(raw, name, file);
@@ -137,14 +139,18 @@ export function parseHeaderJson(json: Uint8Array, fileSize: number, file: string
   return { tensors: entries.map((e) => e.info), metadata, dataStart };
 }
 
-function readMetadata(raw: unknown, out: Record<string, string>, file: string): void {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+function readMetadata(raw: unknown, file: string): Record<string, string> {
+  // The crate reads it as Option<HashMap<String, String>>: null is the same as no metadata.
+  if (raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new SafetensorsError(file, '"__metadata__" must be an object of strings');
   }
-  for (const [key, value] of Object.entries(raw)) {
+  const entries = Object.entries(raw);
+  for (const [key, value] of entries) {
     if (typeof value !== 'string') throw new SafetensorsError(file, `"__metadata__.${key}" must be a string`);
-    out[key] = value;
   }
+  // fromEntries defines own properties, so a key such as "__proto__" is kept (an assignment would set the prototype).
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 function readTensorEntry(raw: unknown, name: string, file: string) {
@@ -209,11 +215,20 @@ export class SafetensorsFile {
     return this.readSpan(info, 0, info.byteLength);
   }
 
-  /** The tensor's bytes in consecutive pieces of at most `maxChunkBytes`, each cut on an element boundary. */
+  /**
+   * The tensor's bytes in consecutive pieces of at most `maxChunkBytes`, each cut on an element boundary (a piece holds
+   * at least one element, or the smallest whole-byte run of elements for sub-byte dtypes, even where that is more).
+   */
   async *chunks(name: string, maxChunkBytes: number): AsyncGenerator<{ offset: number; bytes: Uint8Array }> {
+    if (Number.isNaN(maxChunkBytes)) throw new RangeError('maxChunkBytes is NaN');
     const info = this.info(name);
-    const elementBytes = Math.max(1, DTYPE_BITS[info.dtype] / 8);
-    const step = Math.max(elementBytes, Math.floor(maxChunkBytes / elementBytes) * elementBytes);
+    // The smallest run of whole elements that is also whole bytes: the element for byte-sized dtypes, 2 F4 elements
+    // (1 byte) or 4 F6 elements (3 bytes) for the sub-byte ones.
+    const bits = DTYPE_BITS[info.dtype];
+    let groupBits = bits;
+    while (groupBits % 8 !== 0) groupBits += bits;
+    const groupBytes = groupBits / 8;
+    const step = Math.max(groupBytes, Math.floor(maxChunkBytes / groupBytes) * groupBytes);
     for (let offset = 0; offset < info.byteLength; offset += step) {
       yield { offset, bytes: await this.readSpan(info, offset, Math.min(step, info.byteLength - offset)) };
     }

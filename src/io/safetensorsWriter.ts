@@ -12,16 +12,19 @@ export interface TensorToWrite {
 }
 
 export function serializeSafetensors(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
+  // Entries, then fromEntries: it defines own properties, so a name such as "__proto__" stays a key of the JSON (an
+  // assignment would set the object's prototype and the tensor would vanish from the header).
+  const entries: [string, unknown][] = [];
+  if (metadata) entries.push(['__metadata__', metadata]);
   let offset = 0;
   for (const t of tensors) {
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    entries.push([t.name, { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] }]);
     offset += t.data.byteLength;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const jsonBytes = new TextEncoder().encode(json);
+  const encoded = new TextEncoder().encode(JSON.stringify(Object.fromEntries(entries)));
+  // Pad the UTF-8 bytes, not the UTF-16 string: they differ in length as soon as a name is not ASCII.
+  const jsonBytes = new Uint8Array(encoded.byteLength + ((8 - (encoded.byteLength % 8)) % 8)).fill(0x20);
+  jsonBytes.set(encoded);
   const out = new Uint8Array(8 + jsonBytes.byteLength + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(jsonBytes.byteLength), true);
   out.set(jsonBytes, 8);

@@ -101,7 +101,8 @@ export class TransformerPlan {
   private readonly lmHead: LinearCall;
   private readonly argmaxCall: KernelCall;
   private readonly softmaxCall: SoftmaxCall;
-  private readonly owned: GPUBuffer[] = [];
+  /** Everything this plan created on the GPU (buffers, kernel calls with their uniform buffers), for destroy(). */
+  private readonly owned: { destroy(): void }[] = [];
 
   readonly maxBlocksPerSequence: number;
 
@@ -116,11 +117,12 @@ export class TransformerPlan {
     const T = limits.maxTokens;
     const R = limits.maxLogitRows;
     this.maxBlocksPerSequence = Math.ceil(config.contextLength / kv.blockSize);
-    const buffer = (label: string, bytes: number) => {
-      const b = createStorageBuffer(gpu, label, bytes);
-      this.owned.push(b);
-      return b;
+    // Each resource is recorded the moment it exists, so a failure half-way through leaves nothing behind.
+    const own = <Resource extends { destroy(): void }>(resource: Resource): Resource => {
+      this.owned.push(resource);
+      return resource;
     };
+    const buffer = (label: string, bytes: number) => own(createStorageBuffer(gpu, label, bytes));
     try {
       this.tokens = buffer('step tokens', T * 16);
       this.blockTables = buffer('block tables', limits.maxSequences * this.maxBlocksPerSequence * 4);
@@ -136,47 +138,47 @@ export class TransformerPlan {
       this.logits = buffer('logits', R * V * 4);
       this.probs = buffer('probabilities', R * V * 4);
       this.ids = buffer('argmax ids', R * 4);
-      this.staging = gpu.device.createBuffer({ label: 'read-back staging', size: R * V * 4, usage: MAP_READ | COPY_DST });
-      this.owned.push(this.staging);
+      this.staging = own(gpu.device.createBuffer({ label: 'read-back staging', size: R * V * 4, usage: MAP_READ | COPY_DST }));
       if (config.positions.kind === 'rotary') {
         this.ropeTables = createRopeTables(gpu, config.contextLength, config.positions.rotaryDims, config.positions.base);
-        this.owned.push(this.ropeTables.cos, this.ropeTables.sin);
+        own(this.ropeTables.cos);
+        own(this.ropeTables.sin);
       }
+
+      const eps = config.layerNormEps;
+      // GPT-2 adds learned absolute position embeddings here; NeoX encodes positions by rotating q and k (below).
+      this.embed = own(embedding(gpu, 'embed', {
+        tokens: this.tokens,
+        wte: weights.tokenEmbedding,
+        wpe: weights.positionEmbedding,
+        x: this.x,
+        channels: C,
+        vocab: V,
+        positions: weights.positionEmbedding ? config.contextLength : 1,
+      }));
+      const paged = { tokens: this.tokens, blockTables: this.blockTables, channels: C, blockSize: kv.blockSize, maxBlocksPerSequence: this.maxBlocksPerSequence };
+      this.layers = weights.layers.map((w, l) => ({
+        ln1: own(layerNorm(gpu, `L${l} ln1`, { x: this.x, gamma: w.ln1.weight, beta: w.ln1.bias, y: this.xn, channels: C, eps })),
+        qkv: own(new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C })),
+        rope: this.ropeTables && own(rope(gpu, `L${l} rope`, { qkv: this.qkv, tokens: this.tokens, tables: this.ropeTables, channels: C, numHeads: H, headDim: D })),
+        kvWrite: own(kvWrite(gpu, `L${l} kv write`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], numBlocks: kv.numBlocks })),
+        attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, numHeads: H, headDim: D, scale: config.attentionScale(l) })),
+        attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C })),
+        ln2: own(layerNorm(gpu, `L${l} ln2`, { x: this.x, gamma: w.ln2.weight, beta: w.ln2.bias, y: this.xn, channels: C, eps })),
+        mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I })),
+        gelu: own(gelu(gpu, `L${l} gelu`, { h: this.hidden, features: I, activation: config.activation })),
+        mlpDown: own(new LinearCall(gpu, `L${l} mlp down`, { x: this.hidden, w: w.mlpDown.weight, bias: w.mlpDown.bias, y: this.mlpOut, inFeatures: I, outFeatures: C })),
+        addAttn: own(residualAdd(gpu, `L${l} +attn`, { x: this.x, r: this.attnProj, channels: C })),
+        addMlp: own(residualAdd(gpu, `L${l} +mlp`, { x: this.x, r: this.mlpOut, channels: C })),
+      }));
+      this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
+      this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V }));
+      this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
+      this.softmaxCall = own(new SoftmaxCall(gpu, 'softmax', { logits: this.logits, probs: this.probs, vocab: V }));
     } catch (e) {
       this.destroy();
       throw e;
     }
-
-    const eps = config.layerNormEps;
-    // GPT-2 adds learned absolute position embeddings here; NeoX encodes positions by rotating q and k (below).
-    this.embed = embedding(gpu, 'embed', {
-      tokens: this.tokens,
-      wte: weights.tokenEmbedding,
-      wpe: weights.positionEmbedding,
-      x: this.x,
-      channels: C,
-      vocab: V,
-      positions: weights.positionEmbedding ? config.contextLength : 1,
-    });
-    const paged = { tokens: this.tokens, blockTables: this.blockTables, channels: C, blockSize: kv.blockSize, maxBlocksPerSequence: this.maxBlocksPerSequence };
-    this.layers = weights.layers.map((w, l) => ({
-      ln1: layerNorm(gpu, `L${l} ln1`, { x: this.x, gamma: w.ln1.weight, beta: w.ln1.bias, y: this.xn, channels: C, eps }),
-      qkv: new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C }),
-      rope: this.ropeTables && rope(gpu, `L${l} rope`, { qkv: this.qkv, tokens: this.tokens, tables: this.ropeTables, channels: C, numHeads: H, headDim: D }),
-      kvWrite: kvWrite(gpu, `L${l} kv write`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], numBlocks: kv.numBlocks }),
-      attention: attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, numHeads: H, headDim: D, scale: config.attentionScale(l) }),
-      attnOut: new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C }),
-      ln2: layerNorm(gpu, `L${l} ln2`, { x: this.x, gamma: w.ln2.weight, beta: w.ln2.bias, y: this.xn, channels: C, eps }),
-      mlpUp: new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I }),
-      gelu: gelu(gpu, `L${l} gelu`, { h: this.hidden, features: I, activation: config.activation }),
-      mlpDown: new LinearCall(gpu, `L${l} mlp down`, { x: this.hidden, w: w.mlpDown.weight, bias: w.mlpDown.bias, y: this.mlpOut, inFeatures: I, outFeatures: C }),
-      addAttn: residualAdd(gpu, `L${l} +attn`, { x: this.x, r: this.attnProj, channels: C }),
-      addMlp: residualAdd(gpu, `L${l} +mlp`, { x: this.x, r: this.mlpOut, channels: C }),
-    }));
-    this.finalNorm = layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps });
-    this.lmHead = new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V });
-    this.argmaxCall = argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V });
-    this.softmaxCall = new SoftmaxCall(gpu, 'softmax', { logits: this.logits, probs: this.probs, vocab: V });
   }
 
   /**

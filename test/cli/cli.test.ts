@@ -1,0 +1,158 @@
+// The CLI contract, checked the way a user's script calls it (`npm run --silent cli -- …`): logits files and greedy ids
+// against the golden fixtures, tokenizer parity and greedy text on the demo model, the JSON shape, and errors that are
+// one clear line with a non-zero exit and no stack trace.
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
+import { expectGreedyMatch, expectLogitsMatch, FIXTURE_NAMES, readFixture } from '../support/fixtures.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const reference = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'reference.json'), 'utf8'));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI as `node --import scripts/node-hooks.mjs src/cli/main.ts` (what `npm run cli` runs, minus npm). */
+function cli(args: string[], viaNpm = false): Promise<Run> {
+  const [cmd, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [process.execPath, ['--import', './scripts/node-hooks.mjs', 'src/cli/main.ts', ...args]];
+  return new Promise((resolve) => {
+    execFile(cmd, argv, { cwd: ROOT, maxBuffer: 1 << 28, timeout: 170_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** A model folder with only the files a user would download (no expected outputs next to it). */
+function modelCopy(dir: string): string {
+  const out = mkdtempSync(join(tmpdir(), 'gpt-webgpu-cli-'));
+  for (const f of readdirSync(dir)) if (f === 'config.json' || f.endsWith('.safetensors')) copyFileSync(join(dir, f), join(out, f));
+  return out;
+}
+
+function expectCleanError(run: Run, code: number, message: RegExp): void {
+  expect(run.code, run.stderr).toBe(code);
+  expect(run.stderr).toMatch(message);
+  expect(run.stderr).not.toMatch(/^\s+at /m); // no stack trace
+  expect(run.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+}
+
+describe.each(FIXTURE_NAMES)('fixture %s', (name) => {
+  const fixture = readFixture(name);
+  const ids = fixture.promptIds.join(',');
+
+  it('logits --out writes (P, V) float32 logits that match the reference', async () => {
+    const dir = modelCopy(fixture.dir);
+    const out = join(dir, 'logits.f32');
+    const run = await cli(['logits', '--model', dir, '--ids', ids, '--out', out], true);
+    expect(run.code, run.stderr).toBe(0);
+    const bytes = readFileSync(out);
+    expectLogitsMatch(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), fixture.logits, name);
+  });
+
+  it('generate --greedy --json gives the reference continuation', async () => {
+    const run = await cli(['generate', '--model', modelCopy(fixture.dir), '--ids', ids, '--max-new-tokens', String(fixture.greedyIds.length), '--greedy', '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const json = JSON.parse(run.stdout);
+    expect(json.results).toHaveLength(1);
+    const [result] = json.results;
+    expectGreedyMatch(result.ids, fixture.greedyIds, fixture.greedyMargins, name);
+    expect(result.text).toBe(''); // the fixture folders have no tokenizer
+    expect(result.metrics.ttftMs).toBeGreaterThan(0);
+    expect(result.metrics.itlMs).toHaveLength(result.ids.length - 1);
+    expect(json.adapter).toMatchObject({ software: expect.any(Boolean), featureLevel: expect.any(String) });
+  });
+});
+
+describe('demo model (the default)', () => {
+  it('tokenize matches the reference tokenizer on its cases', async () => {
+    // A NUL character cannot travel in a command-line argument; that case is covered by the tokenizer's unit tests.
+    const cases = reference.tokenizer_cases.filter((c: { text: string }) => !c.text.includes('\u0000'));
+    const runs = await Promise.all(cases.map((c: { text: string }) => cli(['tokenize', '--text', c.text])));
+    runs.forEach((run, i) => {
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).ids, JSON.stringify(cases[i].text)).toEqual(cases[i].ids);
+    });
+  });
+
+  it('generate --json gives the reference greedy text for each reference prompt', async () => {
+    for (const g of reference.greedy) {
+      const run = await cli(['generate', '--prompt', g.prompt, '--max-new-tokens', String(g.greedy_ids.length), '--greedy', '--json'], true);
+      expect(run.code, run.stderr).toBe(0);
+      const [result] = JSON.parse(run.stdout).results;
+      expect(result.ids).toEqual(g.greedy_ids);
+      expect(result.text).toBe(g.greedy_text);
+      expect(result.finishReason).toBe('length');
+    }
+  });
+
+  it('without --json streams the prompt and continuation to stdout and TTFT/ITL to stderr', async () => {
+    const g = reference.greedy[0];
+    const run = await cli(['generate', '--prompt', g.prompt, '--max-new-tokens', '20', '--greedy']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.startsWith(g.prompt)).toBe(true);
+    expect(g.greedy_text.startsWith(run.stdout.slice(g.prompt.length).replace(/\n$/, ''))).toBe(true);
+    expect(run.stderr).toMatch(/TTFT \d+(\.\d+)? ms \| ITL p50 \d+(\.\d+)? ms p90 \d+(\.\d+)? ms/);
+  });
+
+  it('several prompts give results in input order', async () => {
+    const run = await cli(['generate', '--prompt', 'ROMEO:', '--ids', '33676,4720,25', '--max-new-tokens', '4', '--greedy', '--json']);
+    const results = JSON.parse(run.stdout).results;
+    expect(results).toHaveLength(2);
+    expect(results[0].ids).toEqual(reference.greedy[0].greedy_ids.slice(0, 4));
+    expect(results[1].ids).toEqual(results[0].ids);
+  });
+});
+
+describe('errors', () => {
+  const bad = mkdtempSync(join(tmpdir(), 'gpt-webgpu-bad-'));
+  const fixture = readFixture('gpt2-tiny');
+
+  it.each([
+    ['a missing model folder', ['generate', '--model', '/no/such/folder', '--ids', '1'], 1, /model folder \/no\/such\/folder does not exist/],
+    ['an unknown option', ['generate', '--bogus'], 2, /Unknown option '--bogus'/],
+    ['an unknown command', ['fly'], 2, /unknown command "fly"/],
+    ['malformed --ids', ['generate', '--ids', '1,x'], 2, /--ids needs comma-separated non-negative integers/],
+    ['a non-numeric --max-new-tokens', ['generate', '--ids', '1', '--max-new-tokens', 'many'], 2, /--max-new-tokens needs an integer/],
+    ['generate with no prompt', ['generate'], 2, /needs --prompt TEXT or --ids/],
+    ['logits without --out', ['logits', '--ids', '1'], 2, /needs --out FILE/],
+    ['too many new tokens', ['generate', '--prompt', 'Hi', '--max-new-tokens', '1000'], 1, /context window is 256 tokens/],
+    ['a token id outside the vocabulary', ['generate', '--ids', '50257'], 1, /token id 50257 is outside the model's vocabulary/],
+    ['a bad temperature', ['generate', '--ids', '1', '--temperature=-2'], 1, /temperature must be a number ≥ 0/],
+    ['a negative value without "="', ['generate', '--ids', '1', '--temperature', '-2'], 2, /argument is ambiguous.*--temperature=-XYZ/],
+  ])('%s', async (_what, args, code, message) => {
+    expectCleanError(await cli(args as string[]), code as number, message as RegExp);
+  });
+
+  it('a truncated safetensors file names the file and the problem', async () => {
+    const dir = modelCopy(fixture.dir);
+    const bytes = readFileSync(join(dir, 'model.safetensors'));
+    writeFileSync(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
+    expectCleanError(await cli(['generate', '--model', dir, '--ids', '1']), 1, /model\.safetensors: the file is truncated/);
+  });
+
+  it('an invalid config.json names the file', async () => {
+    writeFileSync(join(bad, 'config.json'), '{"model_type": "gpt2", ');
+    expectCleanError(await cli(['generate', '--model', bad, '--ids', '1']), 1, /config\.json is not valid JSON/);
+  });
+
+  it('an unsupported model_type says which ones are supported', async () => {
+    writeFileSync(join(bad, 'config.json'), '{"model_type": "llama"}');
+    expectCleanError(await cli(['generate', '--model', bad, '--ids', '1']), 1, /model_type "llama" is not supported.*"gpt2".*"gpt_neox"/);
+  });
+
+  it('text on a model without a tokenizer asks for ids', async () => {
+    expectCleanError(await cli(['generate', '--model', modelCopy(fixture.dir), '--prompt', 'hello']), 1, /no tokenizer files.*give token ids/);
+  });
+
+  it('--debug adds the stack trace', async () => {
+    const run = await cli(['generate', '--model', '/no/such/folder', '--ids', '1', '--debug']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^\s+at /m);
+  });
+});
