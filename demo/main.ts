@@ -27,6 +27,8 @@ async function main(): Promise<void> {
   const engine = await Engine.load(gpu, urlModelFiles(modelUrl));
   const a = engine.info.adapter;
   $('#adapter').textContent = `adapter: ${[a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || a.description}${a.software ? ' (software)' : ''}`;
+  // For tests and the console: the engine behind the page.
+  (window as unknown as { gptWebgpu: { engine: Engine } }).gptWebgpu = { engine };
   setStatus('ready');
   generateButton.disabled = false;
 

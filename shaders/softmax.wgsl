@@ -1,18 +1,18 @@
-// Row softmax with temperature, for sampling: probs[r, v] = exp((logits[r, v] - max_r) / τ) / Σ_v exp(…).
-// Layout: logits, probs (R, V). Mapping: one 64-thread workgroup per row; three strided passes (max, sum, write)
+// Row softmax with a temperature per row, for sampling: probs[r, v] = exp((logits[r, v] - max_r) / τ_r) / Σ_v exp(…).
+// Layout: logits, probs (R, V); inv_temperature (R) holds 1/τ_r. Mapping: one 64-thread workgroup per row; three strided passes (max, sum, write)
 //   with tree reductions. Subtracting the row max first keeps exp() in range for any logits.
 
 struct Params {
   rows: u32,        // R
   vocab: u32,       // V
-  inv_temperature: f32,
 }
 
 const WG: u32 = 64u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;       // (R, V)
-@group(0) @binding(2) var<storage, read_write> probs: array<f32>;  // (R, V)
+@group(0) @binding(2) var<storage, read> inv_temperature: array<f32>;  // (R)
+@group(0) @binding(3) var<storage, read_write> probs: array<f32>;  // (R, V)
 
 var<workgroup> red: array<f32, WG>;
 
@@ -41,7 +41,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
   var local_sum = 0.0;
   for (var i = lid; i < p.vocab; i = i + WG) {
-    let e = exp((logits[base + i] - row_max) * p.inv_temperature);
+    let e = exp((logits[base + i] - row_max) * inv_temperature[row]);
     probs[base + i] = e;
     local_sum = local_sum + e;
   }

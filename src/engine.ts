@@ -1,34 +1,48 @@
-// The engine: a loaded model on a GPU device, with its tokenizer, KV cache and forward plan, serving generate() and
-// logits() calls. Requests run one at a time here, in arrival order; each streams its tokens as they are chosen.
+// The engine: a loaded model on a GPU device, with its tokenizer, paged KV cache, forward plan and scheduler.
+// Any number of generate() calls may be in flight; one loop runs engine steps while there is work, each step chosen
+// by the scheduler (a prefill chunk or a batched decode), and streams every new token to its caller.
 import { ContextWindowExceededError, InvalidRequestError, TokenizerError } from './errors.ts';
-import type { GpuContext, AdapterSummary } from './gpu/context.ts';
+import type { AdapterSummary, GpuContext } from './gpu/context.ts';
 import { parseConfigText, type ModelConfig } from './io/config.ts';
 import { loadWeights, TensorIndex, type LoadProgress, type ModelWeights } from './io/checkpoint.ts';
 import type { ModelFiles } from './io/modelFiles.ts';
-import { blocksFor } from './kv/blockAllocator.ts';
+import { BlockPool, blocksFor } from './kv/blockPool.ts';
+import { KvBlockManager } from './kv/blockManager.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
-import { TransformerPlan, type Step, type StepOutput, type StepToken } from './model/transformer.ts';
-import { planSampling, Rng, sampleToken, type SamplingOptions, type SamplingPlan } from './sampling/sampler.ts';
-import { GenerationStream, type FinishReason, type GenerationResult } from './scheduler/generationStream.ts';
+import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
+import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
+import { GenerationStream, type FinishReason } from './scheduler/generationStream.ts';
+import type { RowSampling } from './model/outputHead.ts';
+import { MetricsRecorder, type EngineSummary } from './scheduler/metrics.ts';
+import { ActiveRequest } from './scheduler/request.ts';
+import { Scheduler, Sequence, type SchedulerOutput } from './scheduler/scheduler.ts';
 import { Tokenizer } from './tokenizer/index.ts';
 
 export interface EngineOptions {
   /** Tokens per KV block (default 16). */
   blockSize?: number;
-  /** Blocks in the KV pool (default: one full context window). */
+  /** Blocks in the KV pool (default: what `kvMemoryBytes` holds, capped at maxSequences full contexts). */
   kvBlocks?: number;
-  /** Most prompt tokens run in one forward pass; longer prompts are prefilled in chunks (default 256). */
+  /** Memory for the KV pool when kvBlocks is not given (default 256 MiB). */
+  kvMemoryBytes?: number;
+  /** Most tokens in one prefill step; longer prompts are prefilled in chunks (default 256). */
   maxBatchTokens?: number;
+  /** Most requests running at once (default 16). */
+  maxSequences?: number;
   /** Called as weights stream to the GPU. */
   onProgress?: (progress: LoadProgress) => void;
 }
 
 export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens to generate (default 64). */
+  /** Most tokens to generate (default: 64, or what is left of the context window). */
   maxNewTokens?: number;
+  /** > 0; 1 (the default) means none. Penalizes every token already in the prompt or the output (as Hugging Face). */
+  repetitionPenalty?: number;
+  /** Generation ends when the text contains one of these; the returned text stops before it. */
+  stop?: string | readonly string[];
   /** Stop after the end-of-sequence token (default true). */
   stopAtEos?: boolean;
-  /** Aborting ends the request at once with finishReason 'abort'. */
+  /** Aborting ends the request at once with finishReason 'abort' and frees its KV blocks. */
   signal?: AbortSignal;
 }
 
@@ -39,17 +53,27 @@ export interface EngineInfo {
   weightBytes: number;
   kvBytes: number;
   kv: { blockSize: number; totalBlocks: number };
+  maxSequences: number;
+  maxBatchTokens: number;
 }
 
 const DEFAULT_MAX_NEW_TOKENS = 64;
 const DEFAULT_MAX_BATCH_TOKENS = 256;
-/** Logit rows per head pass: bounds the (R, V) logits buffer (12.9 MB for GPT-2's vocabulary). */
+const DEFAULT_MAX_SEQUENCES = 16;
+const DEFAULT_KV_MEMORY = 256 * 2 ** 20;
+/** Rows per output-head pass: bounds the (R, V) logits buffer (12.9 MB for GPT-2's vocabulary). */
 const MAX_LOGIT_ROWS = 64;
 
 export class Engine {
-  /** Requests run one after another: each waits for the previous one to settle. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly requests = new Map<number, ActiveRequest>();
+  private readonly pendingAborts = new Set<number>();
+  /** Work that needs the plan to itself (logits()), run between steps. */
+  private readonly exclusive: (() => Promise<void>)[] = [];
+  private loop: Promise<void> | undefined;
+  private stepInFlight = false;
+  private nextId = 0;
   private disposed = false;
+  private readonly metrics = new MetricsRecorder();
 
   private constructor(
     readonly gpu: GpuContext,
@@ -59,6 +83,8 @@ export class Engine {
     private readonly weights: ModelWeights,
     private readonly kv: PagedKvCache,
     private readonly plan: TransformerPlan,
+    private readonly blocks: KvBlockManager,
+    private readonly scheduler: Scheduler,
   ) {}
 
   /** Reads config, tokenizer and weights from `files` and builds everything on `gpu`. */
@@ -66,8 +92,9 @@ export class Engine {
     const config = parseConfigText(await files.text('config.json'), `${files.name}/config.json`);
     const tokenizer = await loadTokenizer(files);
     const blockSize = positiveInteger(options.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize');
-    const kvBlocks = positiveInteger(options.kvBlocks ?? blocksFor(config.contextLength, blockSize), 'kvBlocks');
-    const maxTokens = Math.min(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), config.contextLength);
+    const maxSequences = positiveInteger(options.maxSequences ?? DEFAULT_MAX_SEQUENCES, 'maxSequences');
+    const maxBatchTokens = Math.min(Math.max(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), maxSequences), config.contextLength * maxSequences);
+    const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes ?? DEFAULT_KV_MEMORY), 'kvBlocks');
 
     const index = await TensorIndex.open(files);
     let weights: ModelWeights | undefined;
@@ -75,8 +102,10 @@ export class Engine {
     try {
       weights = await loadWeights(gpu, config, index, options.onProgress);
       kv = new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: kvBlocks, blockSize });
-      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens, maxSequences: 1, maxLogitRows: Math.min(MAX_LOGIT_ROWS, maxTokens) });
-      return new Engine(gpu, files.name, config, tokenizer, weights, kv, plan);
+      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens: maxBatchTokens, maxSequences, maxLogitRows: Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens)) });
+      const blocks = new KvBlockManager(new BlockPool(kvBlocks), blockSize);
+      const scheduler = new Scheduler({ maxBatchTokens, maxSequences }, blocks);
+      return new Engine(gpu, files.name, config, tokenizer, weights, kv, plan, blocks, scheduler);
     } catch (e) {
       kv?.destroy();
       weights?.destroy();
@@ -94,7 +123,19 @@ export class Engine {
       weightBytes: this.weights.bytes,
       kvBytes: this.kv.bytes,
       kv: { blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks },
+      maxSequences: this.scheduler.config.maxSequences,
+      maxBatchTokens: this.scheduler.config.maxBatchTokens,
     };
+  }
+
+  /** Latency percentiles, throughput, step counts, preemptions and KV use over everything this engine served. */
+  summary(): EngineSummary {
+    return this.metrics.summary({ blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks, peakBlocksUsed: this.blocks.pool.peakUsed });
+  }
+
+  /** KV blocks held by requests right now (0 once everything has finished). */
+  get kvBlocksInUse(): number {
+    return this.blocks.pool.usedCount;
   }
 
   /** Token ids of `text` with the model's tokenizer. */
@@ -104,158 +145,198 @@ export class Engine {
 
   /**
    * Generates a continuation of `prompt` (text, or token ids). Iterate the returned stream for chunks as they come;
-   * `stream.result` resolves with the ids, text, finish reason and metrics.
+   * `stream.result` resolves with the ids, text, finish reason and metrics. Calls may overlap: they share the GPU
+   * through the scheduler, and each gets exactly the tokens it would get alone.
    */
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
-    const submitted = performance.now();
-    const controller = new AbortController();
-    const stream = new GenerationStream(() => controller.abort());
-    options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-    let promptIds: number[];
-    let sampling: SamplingPlan;
-    let maxNewTokens: number;
+    const id = this.nextId++;
+    const stream = new GenerationStream(() => this.abort(id));
+    let request: ActiveRequest;
     try {
       this.checkUsable();
-      promptIds = typeof prompt === 'string' ? this.encode(prompt) : [...prompt];
-      sampling = planSampling(options);
-      maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
-      this.checkRequest(promptIds, maxNewTokens);
+      const promptIds = typeof prompt === 'string' ? this.encode(prompt) : [...prompt];
+      this.checkPrompt(promptIds);
+      const maxNewTokens = options.maxNewTokens ?? Math.min(DEFAULT_MAX_NEW_TOKENS, this.config.contextLength - promptIds.length);
+      this.checkLength(promptIds.length, maxNewTokens);
+      const repetitionPenalty = options.repetitionPenalty ?? 1;
+      if (!(Number.isFinite(repetitionPenalty) && repetitionPenalty > 0)) throw new InvalidRequestError(`repetitionPenalty must be a number > 0, got ${repetitionPenalty}`);
+      const stop = typeof options.stop === 'string' ? [options.stop] : [...(options.stop ?? [])];
+      if (stop.some((s) => typeof s !== 'string' || s.length === 0)) throw new InvalidRequestError('stop strings must be non-empty strings');
+      if (stop.length > 0 && !this.tokenizer) throw new TokenizerError(`${this.name} has no tokenizer, so stop strings cannot be matched; remove them`);
+      const settings = { sampling: planSampling(options), maxNewTokens, repetitionPenalty, stopAtEos: options.stopAtEos ?? true, eosTokenId: this.config.eosTokenId, stop };
+      request = new ActiveRequest(new Sequence(id, promptIds, promptIds.length + maxNewTokens), settings, stream, this.tokenizer);
     } catch (e) {
       stream.fail(e);
       return stream;
     }
-    const run = () =>
-      this.runGeneration(promptIds, { sampling, maxNewTokens, stopAtEos: options.stopAtEos ?? true, signal: controller.signal, submitted }, stream).catch((e) =>
-        stream.fail(e),
-      );
-    this.queue = this.queue.then(run, run);
+    if (options.signal?.aborted) {
+      request.end('abort');
+      return stream;
+    }
+    options.signal?.addEventListener('abort', () => this.abort(id), { once: true });
+    if (request.settings.maxNewTokens === 0) {
+      request.end('length');
+      return stream;
+    }
+    this.requests.set(id, request);
+    this.scheduler.add(request.seq);
+    this.kick();
     return stream;
   }
 
   /** Logits after every prompt token: a (P, V) row-major Float32Array, row i = next-token logits after token i. */
-  async logits(ids: readonly number[]): Promise<Float32Array> {
-    this.checkUsable();
-    this.checkRequest([...ids], 0);
-    const job = this.queue.then(async () => {
-      const blocks = this.kv.allocator.allocate(blocksFor(ids.length, this.kv.blockSize));
+  logits(ids: readonly number[]): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
       try {
-        const out = new Float32Array(ids.length * this.config.vocabSize);
-        const everyRow = (_start: number, length: number) => Array.from({ length }, (_, i) => i);
-        for await (const { start, result } of this.prefill(ids, blocks, everyRow, { kind: 'logits' })) out.set(result, start * this.config.vocabSize);
-        return out;
-      } finally {
-        this.kv.allocator.free(blocks);
+        this.checkUsable();
+        this.checkPrompt([...ids]);
+        this.checkLength(ids.length, 0);
+      } catch (e) {
+        reject(e);
+        return;
       }
+      this.exclusive.push(() => this.computeLogits(ids).then(resolve, reject));
+      this.kick();
     });
-    this.queue = job.catch(() => {});
-    return job;
   }
 
-  private async runGeneration(
-    promptIds: number[],
-    o: { sampling: SamplingPlan; maxNewTokens: number; stopAtEos: boolean; signal: AbortSignal; submitted: number },
-    stream: GenerationStream,
-  ): Promise<void> {
-    const ids: number[] = [];
-    const itlMs: number[] = [];
-    let ttftMs = 0;
-    let lastDelivery = 0;
-    let finishReason: FinishReason = 'length';
-    const decoder = this.tokenizer?.createStreamDecoder();
-    const rng = o.sampling.greedy ? undefined : new Rng(o.sampling.seed);
-    const output = o.sampling.greedy ? ({ kind: 'argmax' } as const) : ({ kind: 'probs', temperature: o.sampling.temperature } as const);
-    const pick = (result: Uint32Array | Float32Array): number =>
-      o.sampling.greedy ? (result as Uint32Array)[0] : sampleToken(result as Float32Array, o.sampling.topK, o.sampling.topP, rng!);
-    const blocks: number[] = [];
-    const deliver = (token: number) => {
-      const now = performance.now();
-      if (ids.length === 0) ttftMs = now - o.submitted;
-      else itlMs.push(now - lastDelivery);
-      lastDelivery = now;
-      stream.push({ tokenId: token, text: decoder && this.hasText(token) ? decoder.push(token) : '', index: ids.length });
-      ids.push(token);
-    };
-
+  private async computeLogits(ids: readonly number[]): Promise<Float32Array> {
+    const seq = this.nextId++;
+    // Runs between steps with the plan to itself; if running requests hold the blocks it needs, they are preempted
+    // (by recompute, as when the pool runs out) and resume afterwards.
+    this.scheduler.makeRoom(blocksFor(ids.length, this.kv.blockSize));
+    this.blocks.append(seq, 0, ids.length);
     try {
-      if (o.maxNewTokens > 0 && !o.signal.aborted) {
-        this.growBlocks(blocks, promptIds.length);
-        let next = -1;
-        const lastRow = (start: number, length: number) => (start + length === promptIds.length ? [length - 1] : []);
-        for await (const { result } of this.prefill(promptIds, blocks, lastRow, output, o.signal)) if (result.length > 0) next = pick(result);
-        while (!o.signal.aborted) {
-          deliver(next);
-          if (o.stopAtEos && next === this.config.eosTokenId) {
-            finishReason = 'eos';
-            break;
-          }
-          if (ids.length >= o.maxNewTokens) break;
-          const position = promptIds.length + ids.length - 1;
-          this.growBlocks(blocks, position + 1);
-          next = pick(await this.plan.run(this.singleSequenceStep([{ id: next, position, sequence: 0 }], blocks, [0]), output));
-        }
+      const V = this.config.vocabSize;
+      const out = new Float32Array(ids.length * V);
+      const chunk = this.plan.limits.maxTokens;
+      for (let start = 0; start < ids.length; start += chunk) {
+        const length = Math.min(chunk, ids.length - start);
+        const tokens = Array.from({ length }, (_, i): StepToken => ({ id: ids[start + i], position: start + i, sequence: 0 }));
+        const step: Step = { tokens, blockTables: [this.blocks.table(seq)], logitRows: tokens.map((_, i) => i) };
+        out.set((await this.plan.run(step, { kind: 'logits' })).logits!, start * V);
       }
-      if (o.signal.aborted) finishReason = 'abort';
+      return out;
     } finally {
-      if (blocks.length > 0) this.kv.allocator.free(blocks);
+      this.blocks.free(seq);
     }
-    const tail = decoder?.flush() ?? '';
-    const text = this.tokenizer ? this.tokenizer.decode(ids.filter((id) => this.hasText(id))) : '';
-    if (tail) stream.push({ tokenId: -1, text: tail, index: ids.length });
-    stream.end({
-      ids,
-      text,
-      finishReason,
-      metrics: { promptTokens: promptIds.length, generatedTokens: ids.length, ttftMs, itlMs, e2eMs: performance.now() - o.submitted },
+  }
+
+  /** Starts the step loop if it is not running. */
+  private kick(): void {
+    if (this.loop) return;
+    this.loop = this.runLoop().finally(() => {
+      this.loop = undefined;
+      if (this.scheduler.hasWork || this.exclusive.length > 0) this.kick();
     });
   }
 
-  /**
-   * Runs the prompt through the model in chunks of at most maxTokens, filling the KV cache, and yields each chunk's
-   * output for the rows `rowsOf(start, length)` names (chunk-relative).
-   */
-  private async *prefill(
-    ids: readonly number[],
-    blocks: readonly number[],
-    rowsOf: (start: number, length: number) => number[],
-    output: StepOutput,
-    signal?: AbortSignal,
-  ): AsyncGenerator<{ start: number; result: Uint32Array | Float32Array }> {
-    const chunk = this.plan.limits.maxTokens;
-    for (let start = 0; start < ids.length && !signal?.aborted; start += chunk) {
-      const length = Math.min(chunk, ids.length - start);
-      const tokens = Array.from({ length }, (_, i): StepToken => ({ id: ids[start + i], position: start + i, sequence: 0 }));
-      yield { start, result: await this.plan.run(this.singleSequenceStep(tokens, blocks, rowsOf(start, length)), output) };
+  private async runLoop(): Promise<void> {
+    // Start after the caller's synchronous code: requests submitted together (a loop of generate() calls) are then
+    // all waiting when the first step is scheduled, and share it.
+    await Promise.resolve();
+    for (;;) {
+      this.applyAborts();
+      const job = this.exclusive.shift();
+      if (job) {
+        await job();
+        continue;
+      }
+      if (!this.scheduler.hasWork) return;
+      try {
+        const out = this.scheduler.schedule();
+        if (out.kind === 'idle') throw new Error('internal error: the scheduler has work but scheduled nothing');
+        await this.runStep(out);
+      } catch (e) {
+        this.failAll(e);
+        return;
+      }
     }
   }
 
-  private singleSequenceStep(tokens: StepToken[], blocks: readonly number[], logitRows: number[]): Step {
-    return { tokens, blockTables: [blocks], logitRows };
+  /** Runs one scheduled step on the GPU, then hands each sampled token to its request. */
+  private async runStep(out: SchedulerOutput): Promise<void> {
+    for (const id of out.admitted) this.requests.get(id)?.markAdmitted();
+    const tokens: StepToken[] = [];
+    const logitRows: number[] = [];
+    const sampling: RowSampling[] = [];
+    out.chunks.forEach((chunk, row) => {
+      chunk.ids.forEach((id, i) => tokens.push({ id, position: chunk.start + i, sequence: row }));
+      if (chunk.sample) {
+        logitRows.push(tokens.length - 1);
+        sampling.push(this.requests.get(chunk.seq)!.rowSampling());
+      }
+    });
+    const step: Step = { tokens, blockTables: out.chunks.map((c) => c.blockTable), logitRows, copies: out.copies };
+    const started = performance.now();
+    this.stepInFlight = true;
+    let result;
+    try {
+      result = await this.plan.run(step, { kind: 'sample', rows: sampling });
+    } finally {
+      this.stepInFlight = false;
+    }
+    this.metrics.recordStep(out, performance.now() - started, result.gpuMs);
+
+    const V = this.config.vocabSize;
+    const sampled = new Map<number, number>();
+    out.chunks.filter((c) => c.sample).forEach((chunk, i) => {
+      const request = this.requests.get(chunk.seq);
+      if (!request || this.pendingAborts.has(chunk.seq)) return;
+      sampled.set(chunk.seq, request.choose(result.ids![i], result.probs?.subarray(i * V, (i + 1) * V)));
+    });
+    this.scheduler.commit(out, sampled);
+    for (const [seq, token] of sampled) {
+      const request = this.requests.get(seq)!;
+      const reason = request.deliver(token);
+      if (reason) this.finish(seq, reason);
+    }
   }
 
-  /** Allocates blocks until `blocks` covers `tokens` positions. */
-  private growBlocks(blocks: number[], tokens: number): void {
-    const missing = blocksFor(tokens, this.kv.blockSize) - blocks.length;
-    if (missing > 0) blocks.push(...this.kv.allocator.allocate(missing));
+  private finish(id: number, reason: FinishReason): void {
+    const request = this.requests.get(id);
+    this.requests.delete(id);
+    this.pendingAborts.delete(id);
+    this.scheduler.finish(id);
+    if (request) this.metrics.recordRequest(request.end(reason).metrics);
   }
 
-  /**
-   * Whether a generated id becomes text: special tokens (end of text) do not, and neither do ids past the tokenizer's
-   * vocabulary, which models with a padded embedding (Pythia: 50304 rows, 50277 tokens) can still produce.
-   */
-  private hasText(id: number): boolean {
-    return this.tokenizer !== undefined && !this.tokenizer.isSpecialToken(id) && this.tokenizer.idToToken(id) !== undefined;
+  /** Aborts take effect at once when no step is running, else right after the running step. */
+  private abort(id: number): void {
+    if (!this.requests.has(id)) return;
+    this.pendingAborts.add(id);
+    if (!this.stepInFlight) this.applyAborts();
   }
 
-  private checkRequest(promptIds: number[], maxNewTokens: number): void {
-    const { contextLength, vocabSize } = this.config;
+  private applyAborts(): void {
+    for (const id of [...this.pendingAborts]) this.finish(id, 'abort');
+  }
+
+  /** A GPU failure ends every request in flight with the error (e.g. DeviceLostError). */
+  private failAll(error: unknown): void {
+    for (const [id, request] of this.requests) {
+      this.scheduler.finish(id);
+      request.fail(error);
+    }
+    this.requests.clear();
+    this.pendingAborts.clear();
+  }
+
+  private checkPrompt(promptIds: number[]): void {
+    const { vocabSize } = this.config;
     if (promptIds.length === 0) throw new InvalidRequestError('the prompt is empty; give at least one token');
     const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
     if (bad !== undefined) throw new InvalidRequestError(`token id ${bad} is outside the model's vocabulary (0 … ${vocabSize - 1})`);
+  }
+
+  private checkLength(promptTokens: number, maxNewTokens: number): void {
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidRequestError(`maxNewTokens must be an integer ≥ 0, got ${maxNewTokens}`);
-    if (promptIds.length + maxNewTokens > contextLength) throw new ContextWindowExceededError(promptIds.length, maxNewTokens, contextLength);
-    const needed = blocksFor(promptIds.length + maxNewTokens, this.kv.blockSize);
-    if (needed > this.kv.numBlocks) {
-      throw new InvalidRequestError(`the request needs ${needed} KV blocks but the pool has ${this.kv.numBlocks}; raise kvBlocks or shorten the request`);
+    if (promptTokens + maxNewTokens > this.config.contextLength) throw new ContextWindowExceededError(promptTokens, maxNewTokens, this.config.contextLength);
+    if (!this.scheduler.fitsAlone(promptTokens + maxNewTokens)) {
+      const needed = blocksFor(promptTokens + maxNewTokens, this.kv.blockSize);
+      throw new InvalidRequestError(
+        `the request needs ${needed} KV blocks (${promptTokens} + ${maxNewTokens} tokens) but the pool has ${this.kv.numBlocks}; raise kvBlocks or shorten the request`,
+      );
     }
   }
 
@@ -271,15 +352,23 @@ export class Engine {
     return this.tokenizer;
   }
 
-  /** Frees the GPU memory of this engine (the device itself belongs to the caller). */
+  /** Aborts what is in flight and frees the GPU memory of this engine (the device itself belongs to the caller). */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await this.queue.catch(() => {});
+    for (const id of [...this.requests.keys()]) this.abort(id);
+    await this.loop?.catch(() => {});
     this.plan.destroy();
     this.kv.destroy();
     this.weights.destroy();
   }
+}
+
+/** KV blocks for a memory budget: never more than maxSequences full contexts, never over one binding per layer. */
+function defaultKvBlocks(config: ModelConfig, blockSize: number, maxSequences: number, memoryBytes: number): number {
+  const bytesPerBlock = 2 * config.numLayers * blockSize * config.hiddenSize * 4;
+  const budget = Math.floor(memoryBytes / bytesPerBlock);
+  return Math.max(1, Math.min(budget, maxSequences * blocksFor(config.contextLength, blockSize)));
 }
 
 async function loadTokenizer(files: ModelFiles): Promise<Tokenizer | undefined> {
@@ -294,5 +383,3 @@ function positiveInteger(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
-
-export type { GenerationResult };

@@ -11,13 +11,14 @@ import { DEFAULT_MODEL_DIR, loadEngine } from '../node.ts';
 import type { NodeBackend } from '../gpu/node.ts';
 import { folderModelFiles } from '../io/nodeModelFiles.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
-import { summarizeLatency } from './summary.ts';
+import { summarizeEngine, summarizeLatency } from './summary.ts';
 
 const HELP = `usage: npm run --silent cli -- <command> [options]
 
 commands:
-  generate  --prompt TEXT | --ids 1,2,3   generate a continuation (several --prompt/--ids run one after another)
-            [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--ignore-eos] [--json]
+  generate  --prompt TEXT | --ids 1,2,3   generate continuations; several --prompt/--ids are submitted at once
+            [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
+            [--repetition-penalty R] [--stop TEXT]... [--ignore-eos] [--json]
   logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
   tokenize  --text TEXT                    print {"ids": [...]}
 
@@ -26,8 +27,9 @@ options for every command:
                        default: the embedded demo model (${DEFAULT_MODEL_DIR})
   --backend B          auto (default) | hardware | software (Mesa llvmpipe through OpenGL ES)
   --block-size N       tokens per KV-cache block (default 16)
-  --kv-blocks N        KV-cache blocks (default: one full context)
-  --max-batch-tokens N most prompt tokens per forward pass (default 256)
+  --kv-blocks N        KV-cache blocks (default: 256 MiB worth, at most --max-sequences full contexts)
+  --max-batch-tokens N most prompt tokens per prefill step (default 256)
+  --max-sequences N    most requests running at once (default 16)
   --debug              show stack traces`;
 
 const OPTIONS = {
@@ -43,6 +45,9 @@ const OPTIONS = {
   'top-p': { type: 'string' },
   seed: { type: 'string' },
   'ignore-eos': { type: 'boolean' },
+  'repetition-penalty': { type: 'string' },
+  stop: { type: 'string', multiple: true },
+  'max-sequences': { type: 'string' },
   json: { type: 'boolean' },
   backend: { type: 'string' },
   'block-size': { type: 'string' },
@@ -87,6 +92,7 @@ async function openEngine(values: Values): Promise<Engine> {
     blockSize: number(values, 'block-size', 'int'),
     kvBlocks: number(values, 'kv-blocks', 'int'),
     maxBatchTokens: number(values, 'max-batch-tokens', 'int'),
+    maxSequences: number(values, 'max-sequences', 'int'),
   });
 }
 
@@ -100,23 +106,33 @@ async function generate(values: Values): Promise<void> {
     topK: number(values, 'top-k', 'int'),
     topP: number(values, 'top-p', 'float'),
     seed: number(values, 'seed', 'int'),
+    repetitionPenalty: number(values, 'repetition-penalty', 'float'),
+    stop: values.stop,
     stopAtEos: !values['ignore-eos'],
   };
   const engine = await openEngine(values);
+  // Every prompt is submitted at once; the scheduler batches them.
+  const streams = prompts.map((prompt) => engine.generate(prompt, options));
   const results = [];
-  for (const prompt of prompts) {
-    const stream = engine.generate(prompt, options);
-    if (!values.json) {
-      if (typeof prompt === 'string') process.stdout.write(prompt);
-      for await (const chunk of stream) process.stdout.write(chunk.text);
-      process.stdout.write('\n');
-    }
-    const result = await stream.result;
-    if (!values.json) process.stderr.write(`${summarizeLatency(result)}\n`);
-    results.push(result);
+  if (!values.json && streams.length === 1) {
+    // One request: stream its text as it comes.
+    if (typeof prompts[0] === 'string') process.stdout.write(prompts[0]);
+    for await (const chunk of streams[0]) process.stdout.write(chunk.text);
+    process.stdout.write('\n');
   }
-  if (values.json) process.stdout.write(`${JSON.stringify({ results, adapter: engine.info.adapter })}\n`);
-  else process.stderr.write(`adapter: ${describeAdapter(engine)}\n`);
+  for (const [i, stream] of streams.entries()) {
+    const result = await stream.result;
+    results.push(result);
+    if (values.json) continue;
+    if (streams.length > 1) {
+      const prompt = prompts[i];
+      process.stdout.write(`--- [${i + 1}] ${typeof prompt === 'string' ? JSON.stringify(prompt) : `ids ${prompt.join(',')}`}\n${typeof prompt === 'string' ? prompt : ''}${result.text}\n`);
+    }
+    process.stderr.write(`${streams.length > 1 ? `[${i + 1}] ` : ''}${summarizeLatency(result)}\n`);
+  }
+  const summary = engine.summary();
+  if (values.json) process.stdout.write(`${JSON.stringify({ results, summary, adapter: engine.info.adapter })}\n`);
+  else process.stderr.write(`${summarizeEngine(summary)}\nadapter: ${describeAdapter(engine)}\n`);
   await engine.dispose();
 }
 

@@ -1,10 +1,9 @@
 // The KV cache on the GPU: per layer, one key and one value pool of fixed-size blocks, shape (NB · B, C) each:
 // physical block b holds positions b·B … b·B + B − 1 of whichever sequence's block table points at it.
-// Which blocks are free is the BlockAllocator's business; this module only owns the memory.
+// Which blocks are free is the BlockPool's business (blockPool.ts); this module only owns the memory.
 import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer, formatBytes } from '../gpu/buffers.ts';
 import { GpuLimitError } from '../errors.ts';
-import { BlockAllocator } from './blockAllocator.ts';
 
 export const DEFAULT_BLOCK_SIZE = 16;
 
@@ -18,7 +17,6 @@ export interface KvCacheOptions {
 export class PagedKvCache {
   readonly keys: GPUBuffer[]; // per layer, (NB · B, C)
   readonly values: GPUBuffer[]; // per layer, (NB · B, C)
-  readonly allocator: BlockAllocator;
   readonly blockSize: number;
   readonly numBlocks: number;
 
@@ -43,7 +41,6 @@ export class PagedKvCache {
       this.destroy();
       throw e;
     }
-    this.allocator = new BlockAllocator(o.numBlocks);
   }
 
   get bytes(): number {

@@ -17,7 +17,7 @@
 import type { ModelConfig } from '../io/config.ts';
 import type { ModelWeights } from '../io/checkpoint.ts';
 import type { GpuContext } from '../gpu/context.ts';
-import { COPY_DST, createStorageBuffer, MAP_READ } from '../gpu/buffers.ts';
+import { COPY_DST, COPY_SRC, createStorageBuffer, MAP_READ } from '../gpu/buffers.ts';
 import type { KernelCall } from '../gpu/kernel.ts';
 import type { PagedKvCache } from '../kv/pagedKvCache.ts';
 import { InvalidRequestError } from '../errors.ts';
@@ -29,8 +29,8 @@ import { residualAdd } from '../kernels/residualAdd.ts';
 import { createRopeTables, rope, type RopeTables } from '../kernels/rope.ts';
 import { kvWrite } from '../kernels/kvWrite.ts';
 import { attention } from '../kernels/attention.ts';
-import { argmax } from '../kernels/argmax.ts';
-import { SoftmaxCall } from '../kernels/softmax.ts';
+import type { BlockCopy } from '../kv/blockManager.ts';
+import { OutputHead, type HeadOutput, type HeadResult } from './outputHead.ts';
 
 export interface StepToken {
   id: number;
@@ -45,10 +45,16 @@ export interface Step {
   blockTables: readonly (readonly number[])[];
   /** Token rows (indices into `tokens`) whose next-token distribution is wanted, in the order results come back. */
   logitRows: readonly number[];
+  /** KV blocks to copy (all layers) before the step: copy-on-write of shared blocks. */
+  copies?: readonly BlockCopy[];
 }
 
-/** What comes back for each logit row: the argmax id, the softmax probabilities, or the raw logits. */
-export type StepOutput = { kind: 'argmax' } | { kind: 'probs'; temperature: number } | { kind: 'logits' };
+export type StepOutput = HeadOutput;
+
+export interface StepResult extends HeadResult {
+  /** GPU time of the step from timestamp queries, where the adapter has them. */
+  gpuMs?: number;
+}
 
 export interface PlanLimits {
   /** Most tokens in one step (prompt chunk size). */
@@ -86,21 +92,13 @@ export class TransformerPlan {
   private readonly attnProj: GPUBuffer; // (T, C)
   private readonly hidden: GPUBuffer; // (T, I) MLP hidden
   private readonly mlpOut: GPUBuffer; // (T, C)
-  // Head, sized for maxLogitRows rows.
-  private readonly rows: GPUBuffer; // (R, C) residual rows that need logits
-  private readonly rowsNorm: GPUBuffer; // (R, C)
-  private readonly logits: GPUBuffer; // (R, V)
-  private readonly probs: GPUBuffer; // (R, V)
-  private readonly ids: GPUBuffer; // (R) u32
-  private readonly staging: GPUBuffer; // MAP_READ, (R, V) f32
+  private readonly blockScratch: GPUBuffer; // (B, C): WebGPU cannot copy within one buffer, so block copies go through it
   private readonly ropeTables?: RopeTables;
+  private readonly head: OutputHead;
+  private readonly timing?: { queries: GPUQuerySet; resolved: GPUBuffer; staging: GPUBuffer };
 
   private readonly embed: KernelCall;
   private readonly layers: LayerCalls[];
-  private readonly finalNorm: KernelCall;
-  private readonly lmHead: LinearCall;
-  private readonly argmaxCall: KernelCall;
-  private readonly softmaxCall: SoftmaxCall;
   /** Everything this plan created on the GPU (buffers, kernel calls with their uniform buffers), for destroy(). */
   private readonly owned: { destroy(): void }[] = [];
 
@@ -115,7 +113,6 @@ export class TransformerPlan {
   ) {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V, numHeads: H, headDim: D } = config;
     const T = limits.maxTokens;
-    const R = limits.maxLogitRows;
     this.maxBlocksPerSequence = Math.ceil(config.contextLength / kv.blockSize);
     // Each resource is recorded the moment it exists, so a failure half-way through leaves nothing behind.
     const own = <Resource extends { destroy(): void }>(resource: Resource): Resource => {
@@ -133,12 +130,14 @@ export class TransformerPlan {
       this.attnProj = buffer('attention projection', T * C * 4);
       this.hidden = buffer('mlp hidden', T * I * 4);
       this.mlpOut = buffer('mlp out', T * C * 4);
-      this.rows = buffer('logit rows', R * C * 4);
-      this.rowsNorm = buffer('logit rows normalized', R * C * 4);
-      this.logits = buffer('logits', R * V * 4);
-      this.probs = buffer('probabilities', R * V * 4);
-      this.ids = buffer('argmax ids', R * 4);
-      this.staging = own(gpu.device.createBuffer({ label: 'read-back staging', size: R * V * 4, usage: MAP_READ | COPY_DST }));
+      this.blockScratch = buffer('block copy scratch', kv.blockSize * C * 4);
+      if (gpu.features.timestampQuery) {
+        this.timing = {
+          queries: own(gpu.device.createQuerySet({ type: 'timestamp', count: 2 })),
+          resolved: own(gpu.device.createBuffer({ label: 'timestamps', size: 16, usage: 0x200 /* QUERY_RESOLVE */ | COPY_SRC })),
+          staging: own(gpu.device.createBuffer({ label: 'timestamps read-back', size: 16, usage: MAP_READ | COPY_DST })),
+        };
+      }
       if (config.positions.kind === 'rotary') {
         this.ropeTables = createRopeTables(gpu, config.contextLength, config.positions.rotaryDims, config.positions.base);
         own(this.ropeTables.cos);
@@ -171,10 +170,7 @@ export class TransformerPlan {
         addAttn: own(residualAdd(gpu, `L${l} +attn`, { x: this.x, r: this.attnProj, channels: C })),
         addMlp: own(residualAdd(gpu, `L${l} +mlp`, { x: this.x, r: this.mlpOut, channels: C })),
       }));
-      this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
-      this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V }));
-      this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
-      this.softmaxCall = own(new SoftmaxCall(gpu, 'softmax', { logits: this.logits, probs: this.probs, vocab: V }));
+      this.head = own(new OutputHead(gpu, config, weights, limits.maxLogitRows));
     } catch (e) {
       this.destroy();
       throw e;
@@ -182,45 +178,67 @@ export class TransformerPlan {
   }
 
   /**
-   * Runs one step and returns, for each logit row in order, the argmax id (Uint32Array of R) or R × V probabilities or
-   * logits (Float32Array). Resolves after the GPU finished; throws typed errors for bad input and GPU failures.
+   * Runs one step: every token through every layer (storing its KV), then the output head for `step.logitRows`.
+   * Resolves once the GPU is done; throws typed errors for bad input and GPU failures. `logits` output may cover more
+   * rows than one head pass holds (a whole prompt); it then takes several passes.
    */
-  async run(step: Step, output: StepOutput): Promise<Uint32Array | Float32Array> {
-    this.validate(step);
+  async run(step: Step, output: StepOutput): Promise<StepResult> {
+    this.validate(step, output);
     this.upload(step);
     const T = step.tokens.length;
     const encoder = this.gpu.device.createCommandEncoder({ label: 'step' });
-    const pass = encoder.beginComputePass({ label: 'layers' });
+    for (const copy of step.copies ?? []) this.encodeBlockCopy(encoder, copy);
+    const rows = step.logitRows;
+    // GPU time of the step: from the start of the layers pass to the end of the first head pass (or of the layers).
+    const querySet = this.timing?.queries;
+    const pass = encoder.beginComputePass({
+      label: 'layers',
+      timestampWrites: querySet && { querySet, beginningOfPassWriteIndex: 0, ...(rows.length === 0 ? { endOfPassWriteIndex: 1 } : {}) },
+    });
     this.embed.encode(pass, T);
     for (const layer of this.layers) this.encodeLayer(pass, layer, T);
     pass.end();
 
-    const R = step.logitRows.length;
-    if (R === 0) {
+    const result: StepResult = {};
+    if (rows.length === 0) {
+      this.encodeTimestampResolve(encoder);
       // A prefill chunk that only fills the cache: nothing to read back, but wait so errors surface here.
       this.gpu.device.queue.submit([encoder.finish()]);
       await this.gpu.device.queue.onSubmittedWorkDone();
-      this.gpu.throwIfFailed();
-      return output.kind === 'argmax' ? new Uint32Array(0) : new Float32Array(0);
+    } else {
+      const V = this.config.vocabSize;
+      const per = this.head.maxRows;
+      if (output.kind === 'logits') result.logits = new Float32Array(rows.length * V);
+      // The first head pass shares the layers' command buffer; more passes only for `logits` of a long prompt.
+      for (let first = 0; first < rows.length; first += per) {
+        const chunk = first === 0 ? encoder : this.gpu.device.createCommandEncoder({ label: 'head' });
+        const timestampWrites = first === 0 && querySet ? { querySet, endOfPassWriteIndex: 1 } : undefined;
+        const { bytes, read } = this.head.encode(chunk, this.x, rows.slice(first, first + per), output, timestampWrites);
+        if (first === 0) this.encodeTimestampResolve(chunk);
+        this.gpu.device.queue.submit([chunk.finish()]);
+        const part = read(await this.readBack(this.head.staging, bytes));
+        if (result.logits) result.logits.set(part.logits!, first * V);
+        else Object.assign(result, part);
+      }
     }
-    const V = this.config.vocabSize;
-    const result = output.kind === 'argmax' ? new Uint32Array(R) : new Float32Array(R * V);
-    const source = output.kind === 'argmax' ? this.ids : output.kind === 'probs' ? this.probs : this.logits;
-    // The head runs over the logit rows in passes of at most maxLogitRows (all prompt rows, for `logits`); the first
-    // pass shares the layers' command buffer.
-    for (let first = 0; first < R; first += this.limits.maxLogitRows) {
-      const rows = step.logitRows.slice(first, first + this.limits.maxLogitRows);
-      const head = first === 0 ? encoder : this.gpu.device.createCommandEncoder({ label: 'head' });
-      this.encodeHead(head, rows, output);
-      const bytes = rows.length * (output.kind === 'argmax' ? 1 : V) * 4;
-      head.copyBufferToBuffer(source, 0, this.staging, 0, bytes);
-      this.gpu.device.queue.submit([head.finish()]);
-      const data = await this.readStaging(bytes);
-      if (result instanceof Uint32Array) result.set(new Uint32Array(data), first);
-      else result.set(new Float32Array(data), first * V);
-    }
+    if (this.timing) result.gpuMs = await this.readGpuMs(this.timing.staging);
     this.gpu.throwIfFailed();
     return result;
+  }
+
+  private encodeTimestampResolve(encoder: GPUCommandEncoder): void {
+    if (!this.timing) return;
+    encoder.resolveQuerySet(this.timing.queries, 0, 2, this.timing.resolved, 0);
+    encoder.copyBufferToBuffer(this.timing.resolved, 0, this.timing.staging, 0, 16);
+  }
+
+  /** Copies one KV block in every layer (keys and values), through the scratch buffer. */
+  private encodeBlockCopy(encoder: GPUCommandEncoder, { from, to }: BlockCopy): void {
+    const bytes = this.kv.blockSize * this.config.hiddenSize * 4;
+    for (const pool of [...this.kv.keys, ...this.kv.values]) {
+      encoder.copyBufferToBuffer(pool, from * bytes, this.blockScratch, 0, bytes);
+      encoder.copyBufferToBuffer(this.blockScratch, 0, pool, to * bytes, bytes);
+    }
   }
 
   private encodeLayer(pass: GPUComputePassEncoder, l: LayerCalls, T: number): void {
@@ -251,30 +269,20 @@ export class TransformerPlan {
     l.mlpDown.encode(pass, T);
   }
 
-  /** Gathers the rows that need logits, then ln_f → lm head → argmax or softmax. */
-  private encodeHead(encoder: GPUCommandEncoder, rows: readonly number[], output: StepOutput): void {
-    const rowBytes = this.config.hiddenSize * 4;
-    rows.forEach((row, i) => encoder.copyBufferToBuffer(this.x, row * rowBytes, this.rows, i * rowBytes, rowBytes));
-    const pass = encoder.beginComputePass({ label: 'head' });
-    this.finalNorm.encode(pass, rows.length);
-    this.lmHead.encode(pass, rows.length);
-    if (output.kind === 'argmax') this.argmaxCall.encode(pass, rows.length);
-    if (output.kind === 'probs') {
-      this.softmaxCall.setTemperature(output.temperature);
-      this.softmaxCall.encode(pass, rows.length);
-    }
-    pass.end();
-  }
-
-  private async readStaging(bytes: number): Promise<ArrayBuffer> {
+  private async readBack(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     try {
-      await this.staging.mapAsync(0x01 /* GPUMapMode.READ */, 0, bytes);
+      await staging.mapAsync(0x01 /* GPUMapMode.READ */, 0, bytes);
     } catch (e) {
       throw this.gpu.failure(e);
     }
-    const copy = this.staging.getMappedRange(0, bytes).slice(0);
-    this.staging.unmap();
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
     return copy;
+  }
+
+  private async readGpuMs(staging: GPUBuffer): Promise<number> {
+    const [begin, end] = new BigUint64Array(await this.readBack(staging, 16));
+    return Number(end - begin) / 1e6;
   }
 
   private upload(step: Step): void {
@@ -287,7 +295,7 @@ export class TransformerPlan {
   }
 
   /** Bad steps become typed errors here, before anything reaches the GPU. */
-  private validate(step: Step): void {
+  private validate(step: Step, output: StepOutput): void {
     const { maxTokens, maxSequences } = this.limits;
     const { vocabSize, contextLength } = this.config;
     if (step.tokens.length === 0 || step.tokens.length > maxTokens) throw new InvalidRequestError(`a step needs 1 to ${maxTokens} tokens, got ${step.tokens.length}`);
@@ -306,6 +314,11 @@ export class TransformerPlan {
       for (const b of table) if (!Number.isInteger(b) || b < 0 || b >= this.kv.numBlocks) throw new InvalidRequestError(`KV block ${b} is outside the pool of ${this.kv.numBlocks}`);
     }
     for (const r of step.logitRows) if (!Number.isInteger(r) || r < 0 || r >= step.tokens.length) throw new InvalidRequestError(`logit row ${r} is not a token of the step`);
+    if (output.kind === 'sample' && output.rows.length !== step.logitRows.length) throw new InvalidRequestError('a sampling step needs one sampling setting per logit row');
+    if (output.kind === 'sample' && step.logitRows.length > this.head.maxRows) throw new InvalidRequestError(`a sampling step holds at most ${this.head.maxRows} rows`);
+    for (const c of step.copies ?? []) {
+      if (![c.from, c.to].every((b) => Number.isInteger(b) && b >= 0 && b < this.kv.numBlocks) || c.from === c.to) throw new InvalidRequestError(`bad KV block copy ${c.from} → ${c.to}`);
+    }
   }
 
   destroy(): void {

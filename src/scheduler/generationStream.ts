@@ -13,15 +13,23 @@ export interface GenerationChunk {
 
 export type FinishReason = 'length' | 'eos' | 'stop' | 'abort';
 
+/** Per-request figures, with vLLM's definitions. */
 export interface GenerationMetrics {
-  /** Prompt tokens and generated tokens. */
   promptTokens: number;
   generatedTokens: number;
-  /** From the call to generate() to the first token delivered. */
+  /** Prompt tokens whose prefill was skipped because their KV blocks were in the prefix cache. */
+  cachedPromptTokens: number;
+  /** Times this request was preempted (and later recomputed) to make room for others. */
+  preemptions: number;
+  /** From generate() to the first step that ran it. */
+  queueMs: number;
+  /** From generate() to the first token delivered. */
   ttftMs: number;
   /** Every gap between consecutive delivered tokens. */
   itlMs: number[];
-  /** From the call to generate() to the end. */
+  /** Mean time per output token after the first: (last − first token time) / (generated − 1). */
+  tpotMs: number;
+  /** From generate() to the end. */
   e2eMs: number;
 }
 

@@ -100,6 +100,31 @@ describe('demo model (the default)', () => {
     expect(run.stderr).toMatch(/TTFT \d+(\.\d+)? ms \| ITL p50 \d+(\.\d+)? ms p90 \d+(\.\d+)? ms/);
   });
 
+  it('eight prompts at once (two sharing a 2-block prefix): solo results, prefix reuse, and preemption with --kv-blocks 12', async () => {
+    const shared = 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved';
+    const prompts = [`${shared} rather to die than to famish?`, `${shared} to go to the Capitol?`, 'ROMEO:', 'JULIET:\nO Romeo, Romeo!', 'To be, or not to be', 'KING RICHARD III:\nNow is the winter', 'Friends, Romans, countrymen,', 'MENENIUS:\nWhat work'];
+    const args = ['generate', ...prompts.flatMap((p) => ['--prompt', p]), '--max-new-tokens', '20', '--greedy', '--json'];
+    const [roomy, tight, solo0, solo2] = await Promise.all([
+      cli(args),
+      cli([...args, '--kv-blocks', '12', '--block-size', '16']),
+      cli(['generate', '--prompt', prompts[1], '--max-new-tokens', '20', '--greedy', '--json']),
+      cli(['generate', '--prompt', prompts[2], '--max-new-tokens', '20', '--greedy', '--json']),
+    ]);
+    for (const run of [roomy, tight, solo0, solo2]) expect(run.code, run.stderr).toBe(0);
+    const a = JSON.parse(roomy.stdout);
+    const b = JSON.parse(tight.stdout);
+    expect(a.results).toHaveLength(8);
+    expect(b.results.map((r: { ids: number[] }) => r.ids)).toEqual(a.results.map((r: { ids: number[] }) => r.ids));
+    expect(a.results[1].ids).toEqual(JSON.parse(solo0.stdout).results[0].ids);
+    expect(a.results[2].ids).toEqual(JSON.parse(solo2.stdout).results[0].ids);
+    expect(a.summary.kv.reusedPrefixBlocks).toBeGreaterThan(0);
+    expect(b.summary.kv).toMatchObject({ blockSize: 16, totalBlocks: 12 });
+    expect(b.summary.kv.reusedPrefixBlocks).toBeGreaterThan(0);
+    expect(b.summary.preemptions).toBeGreaterThan(0);
+    expect(a.summary).toMatchObject({ requests: 8, ttftMs: { p50: expect.any(Number), p90: expect.any(Number), p99: expect.any(Number) }, steps: { prefill: expect.any(Number), decode: expect.any(Number) } });
+    expect(a.results[0].metrics).toMatchObject({ queueMs: expect.any(Number), ttftMs: expect.any(Number), tpotMs: expect.any(Number), e2eMs: expect.any(Number), promptTokens: expect.any(Number), generatedTokens: 20 });
+  });
+
   it('several prompts give results in input order', async () => {
     const run = await cli(['generate', '--prompt', 'ROMEO:', '--ids', '33676,4720,25', '--max-new-tokens', '4', '--greedy', '--json']);
     const results = JSON.parse(run.stdout).results;
@@ -124,6 +149,8 @@ describe('errors', () => {
     ['too many new tokens', ['generate', '--prompt', 'Hi', '--max-new-tokens', '1000'], 1, /context window is 256 tokens/],
     ['a token id outside the vocabulary', ['generate', '--ids', '50257'], 1, /token id 50257 is outside the model's vocabulary/],
     ['a bad temperature', ['generate', '--ids', '1', '--temperature=-2'], 1, /temperature must be a number ≥ 0/],
+    ['a request that can never fit the KV pool', ['generate', '--ids', '1,2,3', '--max-new-tokens', '60', '--kv-blocks', '2', '--block-size', '16'], 1, /needs 4 KV blocks \(3 \+ 60 tokens\) but the pool has 2/],
+    ['a bad repetition penalty', ['generate', '--ids', '1', '--repetition-penalty', '0'], 1, /repetitionPenalty must be a number > 0/],
     ['a negative value without "="', ['generate', '--ids', '1', '--temperature', '-2'], 2, /argument is ambiguous.*--temperature=-XYZ/],
   ])('%s', async (_what, args, code, message) => {
     expectCleanError(await cli(args as string[]), code as number, message as RegExp);

@@ -37,5 +37,17 @@ it('streams the reference greedy text for a reference prompt, with TTFT and ITL 
   expect(await page.$eval('[data-testid=output]', (e) => e.textContent)).toBe(want);
   expect(await page.$eval('[data-testid=ttft]', (e) => e.textContent)).toMatch(/^\d+(\.\d+)? ms$/);
   expect(await page.$eval('[data-testid=itl]', (e) => e.textContent)).toMatch(/^\d+(\.\d+)? ms/);
+  // Where the adapter has timestamp queries (SwiftShader does), the engine reports GPU time per step.
+  const timing = await page.evaluate(() => {
+    const engine = (window as unknown as { gptWebgpu: { engine: import('../../src/engine.ts').Engine } }).gptWebgpu.engine;
+    return { hasTimestamps: engine.gpu.features.timestampQuery, gpu: engine.summary().gpuMsPerStep };
+  });
+  if (timing.hasTimestamps) {
+    expect(timing.gpu?.decode.p50).toBeGreaterThanOrEqual(0);
+    expect(timing.gpu?.prefill.p50).toBeGreaterThanOrEqual(0);
+  } else {
+    expect(timing.gpu).toBeUndefined();
+  }
+  console.log(`browser: timestamp-query ${timing.hasTimestamps}, GPU ms per step ${JSON.stringify(timing.gpu)}`);
   await page.close();
 }, 300_000);

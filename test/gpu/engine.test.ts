@@ -30,7 +30,7 @@ afterAll(async () => {
   gpu?.destroy();
 });
 
-const usedBlocks = () => (engine as unknown as { kv: { allocator: { usedCount: number } } }).kv.allocator.usedCount;
+const usedBlocks = () => engine.kvBlocksInUse;
 
 describe('demo model', () => {
   it.each(reference.greedy.map((g: { prompt: string }) => [g.prompt, g]) as [string, ReferenceGreedy][])('greedy text for %j equals the reference', async (_prompt, g) => {

@@ -7,7 +7,8 @@ import { embedding } from '../../src/kernels/embedding.ts';
 import { gelu } from '../../src/kernels/gelu.ts';
 import { residualAdd } from '../../src/kernels/residualAdd.ts';
 import { argmax } from '../../src/kernels/argmax.ts';
-import { SoftmaxCall } from '../../src/kernels/softmax.ts';
+import { softmax } from '../../src/kernels/softmax.ts';
+import { repetitionPenalty } from '../../src/kernels/repetitionPenalty.ts';
 import { useGpu } from '../support/gpu.ts';
 import { expectClose, randomArray, seededRandom } from '../support/compare.ts';
 import { argmaxRef, geluRef, layerNormRef, linearRef, softmaxRef } from '../reference/kernels.ts';
@@ -175,20 +176,50 @@ describe('argmax', () => {
 
 describe('softmax', () => {
   it.each([
-    [1, 1, 1],
-    [2, 50257, 0.7],
-    [3, 129, 1.5],
-  ])('%i rows × %i with temperature %f', async (rows, vocab, temperature) => {
+    [1, 1],
+    [2, 50257],
+    [3, 129],
+  ])('%i rows × %i, a temperature per row', async (rows, vocab) => {
     const rand = seededRandom(vocab);
     const logits = randomArray(rows * vocab, rand, -20, 20);
+    const temperatures = [0.7, 1, 1.5].slice(0, rows);
     const probs = g.buffer('probs', logits.byteLength);
-    const call = new SoftmaxCall(g.gpu, 'softmax', { logits: g.upload('logits', logits), probs, vocab });
-    call.setTemperature(temperature);
+    const call = softmax(g.gpu, 'softmax', { logits: g.upload('logits', logits), invTemperature: g.upload('inv t', Float32Array.from(temperatures, (t) => 1 / t)), probs, vocab });
     g.run((pass) => call.encode(pass, rows));
     const got = await g.readF32(probs, logits.length);
     const want = new Float64Array(rows * vocab);
-    for (let r = 0; r < rows; r++) want.set(softmaxRef(logits.subarray(r * vocab, (r + 1) * vocab), temperature), r * vocab);
+    for (let r = 0; r < rows; r++) want.set(softmaxRef(logits.subarray(r * vocab, (r + 1) * vocab), temperatures[r]), r * vocab);
     expectClose(got, want, 1e-7, 1e-4, 'softmax');
+    call.destroy();
+  });
+});
+
+describe('repetition penalty', () => {
+  it('divides positive and multiplies negative logits of each row\'s own history, nothing else', async () => {
+    const rand = seededRandom(77);
+    const [rows, vocab] = [3, 203];
+    const logits = randomArray(rows * vocab, rand, -5, 5);
+    const histories = [[0, 5, 202, 17], [], [5, 100, 3, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127, 128]];
+    const penalties = [1.3, 2, 0.8];
+    const offsets = new Uint32Array(rows + 1);
+    histories.forEach((h, r) => (offsets[r + 1] = offsets[r] + h.length));
+    const buf = g.upload('logits', logits);
+    const call = repetitionPenalty(g.gpu, 'penalty', {
+      logits: buf,
+      history: g.upload('history', Uint32Array.from(histories.flat())),
+      offsets: g.upload('offsets', offsets),
+      penalty: g.upload('penalty', Float32Array.from(penalties)),
+      vocab,
+    });
+    g.run((pass) => call.encode(pass, rows));
+    const want = Float64Array.from(logits);
+    histories.forEach((h, r) => {
+      for (const id of h) {
+        const l = logits[r * vocab + id];
+        want[r * vocab + id] = l < 0 ? l * penalties[r] : l / penalties[r];
+      }
+    });
+    expectClose(await g.readF32(buf, logits.length), want, 1e-6, 1e-6, 'penalty');
     call.destroy();
   });
 });

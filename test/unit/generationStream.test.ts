@@ -2,7 +2,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { GenerationStream, type GenerationResult } from '../../src/scheduler/generationStream.ts';
 
-const result: GenerationResult = { ids: [1, 2], text: 'ab', finishReason: 'length', metrics: { promptTokens: 1, generatedTokens: 2, ttftMs: 1, itlMs: [1], e2eMs: 2 } };
+const result: GenerationResult = { ids: [1, 2], text: 'ab', finishReason: 'length', metrics: { promptTokens: 1, generatedTokens: 2, cachedPromptTokens: 0, preemptions: 0, queueMs: 0, ttftMs: 1, itlMs: [1], tpotMs: 1, e2eMs: 2 } };
 
 describe('GenerationStream', () => {
   it('delivers chunks pushed before and after the reader starts, then ends', async () => {

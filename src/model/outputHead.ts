@@ -1,0 +1,147 @@
+// The end of a step: the rows whose next token is wanted go through ln_f and the LM head, then, per row, the repetition
+// penalty, the greedy choice (argmax) and the temperature softmax for sampling, all on the GPU. Only token ids come
+// back for greedy rows; probability rows come back for sampling rows (top-k / top-p and the draw run on the CPU), raw
+// logits for `logits` requests. Each row is processed on its own, so a row's result never depends on the others.
+import type { ModelConfig } from '../io/config.ts';
+import type { ModelWeights } from '../io/checkpoint.ts';
+import type { GpuContext } from '../gpu/context.ts';
+import { COPY_DST, createStorageBuffer, MAP_READ } from '../gpu/buffers.ts';
+import type { KernelCall } from '../gpu/kernel.ts';
+import { layerNorm } from '../kernels/layerNorm.ts';
+import { LinearCall } from '../kernels/matmul.ts';
+import { argmax } from '../kernels/argmax.ts';
+import { softmax } from '../kernels/softmax.ts';
+import { repetitionPenalty } from '../kernels/repetitionPenalty.ts';
+
+/** How one row's next token is chosen. */
+export interface RowSampling {
+  /** 0: greedy (argmax); otherwise the softmax temperature. */
+  temperature: number;
+  /** 1: none. */
+  repetitionPenalty: number;
+  /** Distinct token ids the penalty applies to (the prompt and what was generated). */
+  history: readonly number[];
+}
+
+export type HeadOutput = { kind: 'logits' } | { kind: 'sample'; rows: readonly RowSampling[] };
+
+export interface HeadResult {
+  /** (R, V) raw logits, for `logits`. */
+  logits?: Float32Array;
+  /** (R) argmax ids after the penalty, for `sample`. */
+  ids?: Uint32Array;
+  /** (R, V) probabilities, for `sample` when a row has temperature > 0 (rows with temperature 0 hold garbage). */
+  probs?: Float32Array;
+}
+
+export class OutputHead {
+  private readonly rows: GPUBuffer; // (R, C) residual rows gathered from the step
+  private readonly rowsNorm: GPUBuffer; // (R, C)
+  private readonly logits: GPUBuffer; // (R, V)
+  private readonly probs: GPUBuffer; // (R, V)
+  private readonly ids: GPUBuffer; // (R) u32
+  private readonly invTemperature: GPUBuffer; // (R) f32
+  private readonly penalty: GPUBuffer; // (R) f32
+  private readonly historyOffsets: GPUBuffer; // (R + 1) u32
+  private readonly history: GPUBuffer; // (R · contextLength) u32
+  readonly staging: GPUBuffer; // MAP_READ: ids (R u32), then (R, V) f32
+  private readonly finalNorm: KernelCall;
+  private readonly lmHead: LinearCall;
+  private readonly penaltyCall: KernelCall;
+  private readonly argmaxCall: KernelCall;
+  private readonly softmaxCall: KernelCall;
+  private readonly owned: { destroy(): void }[] = [];
+
+  constructor(
+    private readonly gpu: GpuContext,
+    private readonly config: ModelConfig,
+    weights: ModelWeights,
+    /** R: most rows in one pass. */
+    readonly maxRows: number,
+  ) {
+    const { hiddenSize: C, vocabSize: V } = config;
+    const R = maxRows;
+    const own = <Resource extends { destroy(): void }>(resource: Resource): Resource => {
+      this.owned.push(resource);
+      return resource;
+    };
+    const buffer = (label: string, bytes: number) => own(createStorageBuffer(gpu, label, bytes));
+    try {
+      this.rows = buffer('head rows', R * C * 4);
+      this.rowsNorm = buffer('head rows normalized', R * C * 4);
+      this.logits = buffer('logits', R * V * 4);
+      this.probs = buffer('probabilities', R * V * 4);
+      this.ids = buffer('argmax ids', R * 4);
+      this.invTemperature = buffer('inverse temperatures', R * 4);
+      this.penalty = buffer('repetition penalties', R * 4);
+      this.historyOffsets = buffer('history offsets', (R + 1) * 4);
+      this.history = buffer('history ids', R * config.contextLength * 4);
+      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: R * 4 + R * V * 4, usage: MAP_READ | COPY_DST }));
+      const eps = config.layerNormEps;
+      this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
+      this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V }));
+      this.penaltyCall = own(repetitionPenalty(gpu, 'repetition penalty', { logits: this.logits, history: this.history, offsets: this.historyOffsets, penalty: this.penalty, vocab: V }));
+      this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
+      this.softmaxCall = own(softmax(gpu, 'softmax', { logits: this.logits, invTemperature: this.invTemperature, probs: this.probs, vocab: V }));
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+  }
+
+  /**
+   * Encodes the head for `rows` (indices into x, at most maxRows) and the copy of what must come back into `staging`.
+   * Returns how to read the staging buffer once the work is done.
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    x: GPUBuffer,
+    rows: readonly number[],
+    output: HeadOutput,
+    timestampWrites?: GPUComputePassTimestampWrites,
+  ): { bytes: number; read: (data: ArrayBuffer) => HeadResult } {
+    const C = this.config.hiddenSize;
+    const V = this.config.vocabSize;
+    const R = rows.length;
+    rows.forEach((row, i) => encoder.copyBufferToBuffer(x, row * C * 4, this.rows, i * C * 4, C * 4));
+    const sampling = output.kind === 'sample' ? output.rows : [];
+    const penalized = sampling.some((r) => r.repetitionPenalty !== 1);
+    const sampled = sampling.some((r) => r.temperature > 0);
+    if (penalized) this.uploadPenalties(sampling);
+    if (sampled) this.gpu.device.queue.writeBuffer(this.invTemperature, 0, Float32Array.from(sampling, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
+
+    const pass = encoder.beginComputePass({ label: 'head', timestampWrites });
+    this.finalNorm.encode(pass, R);
+    this.lmHead.encode(pass, R);
+    if (penalized) this.penaltyCall.encode(pass, R);
+    if (output.kind === 'sample') this.argmaxCall.encode(pass, R);
+    if (sampled) this.softmaxCall.encode(pass, R);
+    pass.end();
+
+    if (output.kind === 'logits') {
+      encoder.copyBufferToBuffer(this.logits, 0, this.staging, 0, R * V * 4);
+      return { bytes: R * V * 4, read: (data) => ({ logits: new Float32Array(data, 0, R * V) }) };
+    }
+    encoder.copyBufferToBuffer(this.ids, 0, this.staging, 0, R * 4);
+    if (sampled) encoder.copyBufferToBuffer(this.probs, 0, this.staging, R * 4, R * V * 4);
+    return {
+      bytes: R * 4 + (sampled ? R * V * 4 : 0),
+      read: (data) => ({ ids: new Uint32Array(data, 0, R), probs: sampled ? new Float32Array(data, R * 4, R * V) : undefined }),
+    };
+  }
+
+  private uploadPenalties(rows: readonly RowSampling[]): void {
+    const offsets = new Uint32Array(rows.length + 1);
+    rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + (r.repetitionPenalty !== 1 ? r.history.length : 0)));
+    const history = new Uint32Array(Math.max(1, offsets[rows.length]));
+    rows.forEach((r, i) => r.repetitionPenalty !== 1 && history.set(r.history, offsets[i]));
+    const queue = this.gpu.device.queue;
+    queue.writeBuffer(this.historyOffsets, 0, offsets);
+    queue.writeBuffer(this.history, 0, history);
+    queue.writeBuffer(this.penalty, 0, Float32Array.from(rows, (r) => r.repetitionPenalty));
+  }
+
+  destroy(): void {
+    for (const r of this.owned) r.destroy();
+  }
+}
