@@ -50,6 +50,8 @@ export interface EngineInfo {
   model: string;
   family: ModelConfig['family'];
   adapter: AdapterSummary;
+  /** Storage dtype of the checkpoint ("F32", "F16", "BF16"); weights are f32 on the GPU. */
+  dtype: string;
   weightBytes: number;
   kvBytes: number;
   kv: { blockSize: number; totalBlocks: number };
@@ -120,6 +122,7 @@ export class Engine {
       model: this.name,
       family: this.config.family,
       adapter: this.gpu.adapter,
+      dtype: this.weights.sourceDtype,
       weightBytes: this.weights.bytes,
       kvBytes: this.kv.bytes,
       kv: { blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks },

@@ -11,7 +11,8 @@ import { DEFAULT_MODEL_DIR, loadEngine } from '../node.ts';
 import type { NodeBackend } from '../gpu/node.ts';
 import { folderModelFiles } from '../io/nodeModelFiles.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
-import { summarizeEngine, summarizeLatency } from './summary.ts';
+import { describeBench, summarizeEngine, summarizeLatency } from './summary.ts';
+import { runBenchmark, type BenchProtocol } from '../bench/benchmark.ts';
 
 const HELP = `usage: npm run --silent cli -- <command> [options]
 
@@ -21,6 +22,8 @@ commands:
             [--repetition-penalty R] [--stop TEXT]... [--ignore-eos] [--json]
   logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
   tokenize  --text TEXT                    print {"ids": [...]}
+  bench     [--prompt-lengths 1,32,128] [--new-tokens N] [--repetitions N] [--concurrency 1,4,16]
+            [--label TEXT] [--json | --out FILE]   run the benchmark protocol; --json prints the record
 
 options for every command:
   --model DIR          a Hugging Face model folder (config.json, model.safetensors, tokenizer files);
@@ -54,6 +57,11 @@ const OPTIONS = {
   'kv-blocks': { type: 'string' },
   'max-batch-tokens': { type: 'string' },
   debug: { type: 'boolean' },
+  'prompt-lengths': { type: 'string' },
+  'new-tokens': { type: 'string' },
+  repetitions: { type: 'string' },
+  concurrency: { type: 'string' },
+  label: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -77,9 +85,9 @@ function number(values: Values, name: keyof Values, kind: 'int' | 'float'): numb
   return n;
 }
 
-function parseIds(list: string): number[] {
+function parseIds(list: string, option = 'ids'): number[] {
   const parts = list.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--ids needs comma-separated non-negative integers, got ${JSON.stringify(list)}`);
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--${option} needs comma-separated non-negative integers, got ${JSON.stringify(list)}`);
   return parts.map(Number);
 }
 
@@ -97,7 +105,7 @@ async function openEngine(values: Values): Promise<Engine> {
 }
 
 async function generate(values: Values): Promise<void> {
-  const prompts: (string | number[])[] = [...(values.prompt ?? []), ...(values.ids ?? []).map(parseIds)];
+  const prompts: (string | number[])[] = [...(values.prompt ?? []), ...(values.ids ?? []).map((list) => parseIds(list))];
   if (prompts.length === 0) throw new UsageError('generate needs --prompt TEXT or --ids 1,2,3');
   const options: GenerateOptions = {
     maxNewTokens: number(values, 'max-new-tokens', 'int') ?? 64,
@@ -152,6 +160,38 @@ async function logits(values: Values): Promise<void> {
   await engine.dispose();
 }
 
+async function bench(values: Values): Promise<void> {
+  const list = (name: 'prompt-lengths' | 'concurrency') => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    const numbers = parseIds(raw, name);
+    if (numbers.some((n) => n < 1)) throw new UsageError(`--${name} needs positive integers, got ${JSON.stringify(raw)}`);
+    return numbers;
+  };
+  const protocol: Partial<BenchProtocol> = {};
+  const promptLengths = list('prompt-lengths');
+  const concurrency = list('concurrency');
+  const newTokens = number(values, 'new-tokens', 'int');
+  const repetitions = number(values, 'repetitions', 'int');
+  if (promptLengths) protocol.promptLengths = promptLengths;
+  if (concurrency) protocol.concurrency = concurrency;
+  if (newTokens !== undefined) protocol.newTokens = newTokens;
+  if (repetitions !== undefined) protocol.repetitions = repetitions;
+  if ((newTokens !== undefined && newTokens < 2) || (repetitions !== undefined && repetitions < 1)) throw new UsageError('--new-tokens needs at least 2 and --repetitions at least 1');
+  const engine = await openEngine(values);
+  const record = await runBenchmark(engine, {
+    protocol,
+    label: values.label,
+    environment: { runtime: 'node', nodeVersion: process.version, platform: `${process.platform}-${process.arch}` },
+    onProgress: values.json ? undefined : (message, fraction) => process.stderr.write(`bench ${(fraction * 100).toFixed(0).padStart(3)}%  ${message}\n`),
+  });
+  await engine.dispose();
+  const json = `${JSON.stringify(record)}\n`;
+  if (values.out) await writeFile(values.out, json);
+  if (values.json) process.stdout.write(json);
+  else process.stdout.write(`${describeBench(record)}\n`);
+}
+
 async function tokenize(values: Values): Promise<void> {
   if (values.text === undefined) throw new UsageError('tokenize needs --text TEXT');
   // No GPU needed: read only the tokenizer files.
@@ -175,7 +215,8 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'generate') await generate(values);
     else if (command === 'logits') await logits(values);
     else if (command === 'tokenize') await tokenize(values);
-    else throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are generate, logits, tokenize`);
+    else if (command === 'bench') await bench(values);
+    else throw new UsageError(`unknown command ${JSON.stringify(command)}; the commands are generate, logits, tokenize, bench`);
     return 0;
   } catch (e) {
     if (debug) process.stderr.write(`${(e as Error)?.stack ?? e}\n`);

@@ -1,6 +1,7 @@
 // One-line latency summaries for people: time to first token, inter-token latency percentiles, throughput.
 import type { GenerationResult } from '../scheduler/generationStream.ts';
 import { percentile, type EngineSummary } from '../scheduler/metrics.ts';
+import type { BenchRecord } from '../bench/benchmark.ts';
 
 export function summarizeLatency(result: GenerationResult): string {
   const m = result.metrics;
@@ -22,4 +23,17 @@ export function summarizeEngine(s: EngineSummary): string {
     `steps ${s.steps.prefill} prefill + ${s.steps.decode} decode, ${s.preemptions} preemption(s) | ` +
     `KV ${s.kv.peakBlocksUsed}/${s.kv.totalBlocks} blocks of ${s.kv.blockSize} at peak, ${s.kv.reusedPrefixBlocks} reused from the prefix cache`
   );
+}
+
+/** The benchmark record as a small table for people. */
+export function describeBench(r: BenchRecord): string {
+  const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
+  const lines = [
+    `${r.label} | ${r.model.name} (${r.model.family}, ${r.model.layers}×${r.model.hidden}, ${r.model.dtype}) | ${r.createdAt}`,
+    'prompt tokens   TTFT p50 ms   ITL p50 ms   prefill tok/s',
+    ...r.latency.map((p) => `${String(p.promptLength).padStart(13)}   ${f(p.ttftMs.p50).padStart(11)}   ${f(p.itlMs.p50).padStart(10)}   ${f(p.prefillTokensPerSecond, 0).padStart(13)}`),
+    'streams   ITL p50 ms   ITL p90 ms   decode tok/s (all streams)',
+    ...r.throughput.map((p) => `${String(p.concurrency).padStart(7)}   ${f(p.itlMs.p50).padStart(10)}   ${f(p.itlMs.p90).padStart(10)}   ${f(p.decodeTokensPerSecond).padStart(12)}`),
+  ];
+  return lines.join('\n');
 }

@@ -44,6 +44,8 @@ export interface ModelWeights {
   lmHead: GPUBuffer; // (V, C); the same buffer as tokenEmbedding when tied
   /** Bytes of weights on the GPU. */
   bytes: number;
+  /** Storage dtype(s) of the checkpoint's weights, e.g. "F16" (weights are f32 on the GPU either way). */
+  sourceDtype: string;
   destroy(): void;
 }
 
@@ -246,6 +248,7 @@ export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: T
     finalNorm: norm('finalNorm'),
     lmHead: buffers.get('lmHead') ?? get('embed.tokens'),
     bytes: [...buffers.values()].reduce((n, b) => n + b.size, 0),
+    sourceDtype: [...new Set([...plan.values()].map((r) => index.get(r.source).info.dtype))].sort().join('+'),
     destroy: destroyAll,
   };
 }

@@ -85,7 +85,9 @@ export class KvBlockManager {
     const table = this.tables.get(seq);
     if (!table) return;
     this.tables.delete(seq);
-    this.pool.release(table);
+    // Tail first: the pool evicts the least recently released block first, so the head of a prefix (what the most
+    // prompts share) stays cached the longest, as in vLLM.
+    this.pool.release([...table].reverse());
   }
 
   get sequences(): number {

@@ -13,12 +13,12 @@
 //     So a decoding request waits at most one prefill chunk (≤ maxBatchTokens tokens) between two of its tokens.
 //   - Admission is first come, first served: the oldest waiting request is admitted first, and nothing behind it is
 //     admitted while it cannot be (no skipping). A request whose prompt prefix is being computed by another sequence
-//     waits one step for it, then reuses those blocks from the prefix cache instead of computing them again.
+//     waits until that block is computed, then reuses it from the prefix cache instead of computing it again.
 //   - When a running sequence needs a block and the pool has none, the most recently admitted running sequence that
-//     is not already in this step is preempted by recompute: its blocks are freed and it goes back to the front of the
-//     waiting queue with its generated tokens, to be prefilled again later. If there is no such sequence, the one
-//     asking is preempted itself. A request that fits the pool alone therefore always finishes; one that can never
-//     fit is refused when it is submitted.
+//     was admitted after it and is not already in this step is preempted by recompute: its blocks are freed and it
+//     goes back to the front of the waiting queue with its generated tokens, to be prefilled again later. If there is
+//     no such sequence, the one asking is preempted itself, so older requests always keep their blocks. A request
+//     that fits the pool alone therefore always finishes; one that can never fit is refused when it is submitted.
 import { blocksFor } from '../kv/blockPool.ts';
 import { type BlockCopy, KvBlockManager } from '../kv/blockManager.ts';
 import { blockKeys } from '../kv/prefixHash.ts';
@@ -108,6 +108,9 @@ export class Scheduler {
     readonly blocks: KvBlockManager,
   ) {
     this.maxPrefillStepsBetweenDecodes = config.maxPrefillStepsBetweenDecodes ?? 1;
+    for (const [name, value] of Object.entries({ maxBatchTokens: config.maxBatchTokens, maxSequences: config.maxSequences, maxPrefillStepsBetweenDecodes: this.maxPrefillStepsBetweenDecodes })) {
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+    }
   }
 
   /** Blocks a sequence of `maxTokens` tokens needs at its longest; more than the pool means it can never run. */
@@ -117,6 +120,8 @@ export class Scheduler {
 
   add(seq: Sequence): void {
     if (this.byId.has(seq.id)) throw new Error(`sequence ${seq.id} was already added`);
+    if (seq.prompt.length === 0) throw new RangeError(`sequence ${seq.id} has an empty prompt`);
+    if (seq.maxTokens <= seq.prompt.length) throw new RangeError(`sequence ${seq.id} must be allowed at least one new token`);
     if (!this.fitsAlone(seq.maxTokens)) throw new RangeError(`sequence ${seq.id} can never fit the KV pool`);
     this.byId.set(seq.id, seq);
     this.waiting.push(seq);
@@ -151,7 +156,7 @@ export class Scheduler {
       }
       // Nothing could be prefilled (no blocks for the next admission): decode what can be decoded, if anything.
       if (decodeReady) return this.scheduleDecode(out.preempted);
-      return out;
+      return { ...out, kind: 'idle' };
     }
     if (decodeReady) return this.scheduleDecode([]);
     return emptyOutput('idle', []);
@@ -213,7 +218,7 @@ export class Scheduler {
    */
   private reserve(seq: Sequence, n: number, inStep: Set<Sequence>, out: SchedulerOutput): boolean {
     while (!this.blocks.canAppend(seq.id, seq.computed, seq.computed + n)) {
-      const victim = [...this.running].reverse().find((s) => s !== seq && !inStep.has(s));
+      const victim = [...this.running].reverse().find((s) => s.admittedAt > seq.admittedAt && !inStep.has(s));
       if (!victim) {
         this.preempt(seq, out);
         return false;

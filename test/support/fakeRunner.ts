@@ -222,6 +222,23 @@ export class Harness {
     this.checkBlocks('after abort');
   }
 
+  /** `scheduler.makeRoom(n)` between steps, with the model following the preemptions. */
+  makeRoom(n: number): number[] {
+    const before = [...this.running];
+    const preempted = this.scheduler.makeRoom(n);
+    for (const id of preempted) {
+      if (!before.includes(id)) throw new HarnessError(`makeRoom preempted ${id}, which was not running`);
+      const m = this.model(id);
+      this.running = this.running.filter((x) => x !== id);
+      this.waiting.unshift(id);
+      m.state = 'waiting';
+      m.computed = 0;
+      m.preemptions++;
+    }
+    this.checkBlocks('after makeRoom');
+    return preempted;
+  }
+
   private applyAborts(phase: AbortPhase): void {
     for (const a of this.options.aborts ?? []) if (a.atStep === this.stepIndex && a.phase === phase) this.abort(a.id);
   }
@@ -283,7 +300,7 @@ export class Harness {
 
     if (hadWork && (out.kind === 'idle' || out.chunks.length === 0)) fail(s, `the scheduler has work but scheduled nothing (kind ${out.kind})`);
     this.checkComposition(s, out, runningBefore, decodeReadyBefore, prefillWanted);
-    this.applyQueueModel(s, out, runningBefore);
+    this.applyQueueModel(s, out);
     this.checkChunks(s, out);
     this.checkBlocks(`after schedule() of step ${s}`);
     if (out.kind === 'decode') this.prefillSinceDecode = 0;
@@ -377,7 +394,7 @@ export class Harness {
   }
 
   /** FCFS queue model: preempted go to the front (newest first, so the oldest ends first), admissions take the front. */
-  private applyQueueModel(s: number, out: SchedulerOutput, runningBefore: number[]): void {
+  private applyQueueModel(s: number, out: SchedulerOutput): void {
     for (const id of out.preempted) {
       const m = this.model(id);
       this.running = this.running.filter((x) => x !== id);
@@ -398,7 +415,6 @@ export class Harness {
       this.running.push(id);
     }
     if (this.running.length > this.options.maxSequences) fail(s, `${this.running.length} running > maxSequences`);
-    void runningBefore;
   }
 
   private checkChunks(s: number, out: SchedulerOutput): void {

@@ -184,6 +184,21 @@ describe('KvBlockManager', () => {
     expect(m.adoptCachedPrefix(3, a)).toBe(32);
   });
 
+  it('free gives the tail blocks back first, so evicting one cached block keeps the longest reusable prefix', () => {
+    // A prefix is only reusable from its first block on (adoption stops at the first missing key). If a finished
+    // sequence's blocks are released head first, the head becomes the least recently released block and is the first
+    // evicted, which strands every later block of the chain (still cached, never reachable). vLLM frees in reverse
+    // order for this reason ("so that the tail blocks are evicted first").
+    const { pool, m } = setup(4);
+    const a = range(48); // 3 full blocks
+    computeAndCache(m, 1, a);
+    m.free(1);
+    expect(pool.cachedCount).toBe(3);
+    m.append(2, 0, 32); // 2 blocks: the never-used one, then one eviction
+    expect(pool.cachedCount).toBe(2);
+    expect(m.adoptCachedPrefix(3, [...a, 1])).toBe(32);
+  });
+
   it('blocksNeeded equals what append takes from the pool, and append leaves the write range private', () => {
     // Random states: sequences built over a few shared token streams, some computed and cached, some freed.
     const stepArb = fc.record({
