@@ -1,7 +1,8 @@
 // The engine: a loaded model on a GPU device, with its tokenizer, paged KV cache, forward plan and scheduler.
 // Any number of generate() calls may be in flight; one loop runs engine steps while there is work, each step chosen
 // by the scheduler (a prefill chunk or a batched decode), and streams every new token to its caller.
-import { ContextWindowExceededError, InvalidRequestError, TokenizerError } from './errors.ts';
+import { ContextWindowExceededError, GpuLimitError, InvalidRequestError, TokenizerError } from './errors.ts';
+import { formatBytes } from './gpu/buffers.ts';
 import type { AdapterSummary, GpuContext } from './gpu/context.ts';
 import { parseConfigText, type ModelConfig } from './io/config.ts';
 import { loadWeights, TensorIndex, type LoadProgress, type ModelWeights } from './io/checkpoint.ts';
@@ -98,13 +99,17 @@ export class Engine {
     const maxBatchTokens = Math.min(Math.max(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), maxSequences), config.contextLength * maxSequences);
     const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes ?? DEFAULT_KV_MEMORY), 'kvBlocks');
 
+    const maxLogitRows = Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens));
+    // Before any weight is downloaded: a model that cannot fit this adapter's limits fails now, with the reason.
+    checkAdapterLimits(gpu, config, files.name, { maxBatchTokens, maxLogitRows, kvBlocks, blockSize });
+
     const index = await TensorIndex.open(files);
     let weights: ModelWeights | undefined;
     let kv: PagedKvCache | undefined;
     try {
       weights = await loadWeights(gpu, config, index, options.onProgress);
       kv = new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: kvBlocks, blockSize });
-      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens: maxBatchTokens, maxSequences, maxLogitRows: Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens)) });
+      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens: maxBatchTokens, maxSequences, maxLogitRows });
       const blocks = new KvBlockManager(new BlockPool(kvBlocks), blockSize);
       const scheduler = new Scheduler({ maxBatchTokens, maxSequences }, blocks);
       return new Engine(gpu, files.name, config, tokenizer, weights, kv, plan, blocks, scheduler);
@@ -364,6 +369,27 @@ export class Engine {
     this.plan.destroy();
     this.kv.destroy();
     this.weights.destroy();
+  }
+}
+
+/** The largest buffers the engine will create for this model, checked against the adapter's limits. */
+function checkAdapterLimits(gpu: GpuContext, config: ModelConfig, model: string, o: { maxBatchTokens: number; maxLogitRows: number; kvBlocks: number; blockSize: number }): void {
+  const { vocabSize: V, hiddenSize: C, intermediateSize: I } = config;
+  const binding = gpu.limits.maxStorageBufferBindingSize;
+  const buffers: [string, number, string][] = [
+    ['the token embedding (vocabulary × width, f32)', V * C * 4, 'choose a smaller model, or a GPU and browser with larger limits'],
+    ['an MLP weight (f32)', I * C * 4, 'choose a smaller model, or a GPU and browser with larger limits'],
+    ['the MLP activations of one prefill step', o.maxBatchTokens * I * 4, 'lower maxBatchTokens'],
+    ['the logits of one output pass', o.maxLogitRows * V * 4, 'lower maxSequences or maxBatchTokens'],
+    ['one layer of the KV pool', o.kvBlocks * o.blockSize * C * 4, 'lower kvBlocks (or kvMemoryBytes)'],
+  ];
+  for (const [what, bytes, remedy] of buffers) {
+    if (bytes > binding) {
+      throw new GpuLimitError(
+        `${model} needs ${formatBytes(bytes)} for ${what}, over this adapter's maxStorageBufferBindingSize of ${formatBytes(binding)} ` +
+          `(${gpu.adapter.device || gpu.adapter.description || gpu.adapter.vendor}); ${remedy}`,
+      );
+    }
   }
 }
 

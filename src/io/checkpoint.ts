@@ -220,8 +220,13 @@ export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: T
   let loadedBytes = 0;
   const buffers = new Map<string, GPUBuffer>();
   const destroyAll = () => buffers.forEach((b) => b.destroy());
+  // In file order: a streaming source (a download flowing into the GPU) can then be read front to back.
+  const inFileOrder = [...plan].sort(([, a], [, b]) => {
+    const [x, y] = [index.get(a.source), index.get(b.source)];
+    return index.files.indexOf(x.file) - index.files.indexOf(y.file) || x.info.fileOffset - y.info.fileOffset;
+  });
   try {
-    for (const [name, recipe] of plan) {
+    for (const [name, recipe] of inFileOrder) {
       buffers.set(name, await uploadTensor(gpu, config, index, name, recipe, (bytes) => {
         loadedBytes += bytes;
         onProgress?.({ tensor: recipe.source, loadedBytes, totalBytes });

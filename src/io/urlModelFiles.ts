@@ -31,7 +31,9 @@ export function urlModelFiles(baseUrl: string, fetchFn: FetchLike = (u, i) => fe
     name: base,
     async has(file) {
       const response = await get(file, { method: 'HEAD' });
-      return response.ok;
+      if (response.ok) return true;
+      if (response.status === 404) return false;
+      return fail(file, response); // a server error or no access must not pass for a missing file
     },
     async text(file) {
       const response = await get(file);

@@ -1,0 +1,171 @@
+// Model files from a URL (a Hugging Face model id or any base URL), cached with the Cache API so the second load needs
+// no network, with download progress. Weights stream: the download is split in two, one branch into the cache and
+// one straight into the loader (and so into GPU buffers), never held whole in memory.
+//
+// A cache entry is only ever a complete, verified file: the cache branch counts bytes against Content-Length and
+// errors on a short or failed body, which makes Cache.put reject and store nothing; HTTP errors are never cached.
+// (transformers.js keeps models in the Cache API the same way.)
+import { ConfigError, GptWebGpuError } from '../errors.ts';
+import type { ByteSource } from './byteSource.ts';
+import type { ModelFiles } from './modelFiles.ts';
+import { StreamSource } from './streamSource.ts';
+import { hubBaseUrl, type FetchLike } from './urlModelFiles.ts';
+
+export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
+
+export interface DownloadProgress {
+  file: string;
+  /** Bytes of this file received so far, and its size (0 when unknown). */
+  loaded: number;
+  total: number;
+  /** Bytes per second over this file so far. */
+  rate: number;
+  /** Served from the Cache API (no network). */
+  fromCache: boolean;
+  done: boolean;
+}
+
+export interface CachedModelFilesOptions {
+  /** Cache API cache name (default "gpt-webgpu-models"); null disables caching. */
+  cacheName?: string | null;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+  fetch?: FetchLike;
+  /** A Cache API implementation (default: globalThis.caches). */
+  caches?: CacheStorage;
+}
+
+/** A download that failed or was cut short: the message names the URL and what happened. */
+export class DownloadError extends GptWebGpuError {}
+
+/** "org/name" (a Hugging Face model id) or an http(s) URL → the base URL of its files. */
+export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {
+  if (/^https?:\/\//i.test(source)) return source.endsWith('/') ? source : `${source}/`;
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2) nor an http(s) URL`);
+  const hub = hubEndpoint.endsWith('/') ? hubEndpoint : `${hubEndpoint}/`;
+  return hubBaseUrl(source).replace('https://huggingface.co/', hub);
+}
+
+export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptions = {}): ModelFiles {
+  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  const fetchFn = options.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
+  const cacheStorage = options.cacheName === null ? undefined : (options.caches ?? (globalThis as { caches?: CacheStorage }).caches);
+  const cache = cacheStorage?.open(options.cacheName ?? DEFAULT_CACHE_NAME);
+  const url = (file: string) => new URL(file, base).href;
+  const misses = new Set<string>();
+
+  const request = async (file: string): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await fetchFn(url(file), { signal: options.signal });
+    } catch (e) {
+      if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
+      throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
+    }
+    if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    return response;
+  };
+
+  /** The cached response for `file`, if any. */
+  const cached = async (file: string): Promise<Response | undefined> => (cache ? ((await (await cache).match(url(file))) ?? undefined) : undefined);
+
+  /** Fetches `file`; returns a body to read and a promise that settles when the cache holds it (or could not). */
+  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void> }> => {
+    const response = await request(file);
+    const size = Number(response.headers.get('content-length') ?? NaN);
+    if (!response.body) throw new DownloadError(`${url(file)} returned no body`);
+    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve() };
+    const [toLoader, toCache] = response.body.tee();
+    const verified = toCache.pipeThrough(lengthCheck(url(file), Number.isFinite(size) ? size : undefined));
+    const headers = new Headers({ 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
+    if (Number.isFinite(size)) headers.set('content-length', String(size));
+    const stored = (await cache).put(url(file), new Response(verified, { headers })).catch(() => {
+      // A failed or short download is not cached; the loader's branch reports the failure to the caller.
+    });
+    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored };
+  };
+
+  const progress = (file: string, fromCache: boolean, total: number) => {
+    const started = performance.now();
+    return (loaded: number) => {
+      const seconds = (performance.now() - started) / 1000;
+      options.onProgress?.({ file, loaded, total: Number.isFinite(total) ? total : 0, rate: seconds > 0 ? loaded / seconds : 0, fromCache, done: Number.isFinite(total) && loaded >= total });
+    };
+  };
+
+  return {
+    name: base,
+    async has(file) {
+      if (misses.has(file)) return false;
+      if (await cached(file)) return true;
+      let response: Response;
+      try {
+        response = await fetchFn(url(file), { method: 'HEAD', signal: options.signal });
+      } catch (e) {
+        if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
+        throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
+      }
+      if (response.ok) return true;
+      // Only "not found" means absent; anything else (a server error, no access) must not pass for a missing file.
+      if (response.status === 404) {
+        misses.add(file);
+        return false;
+      }
+      throw new DownloadError(`checking ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    },
+    async text(file) {
+      const hit = await cached(file);
+      if (hit) return hit.text();
+      const { body, stored } = await download(file);
+      const text = await new Response(body).text();
+      await stored;
+      return text;
+    },
+    async open(file): Promise<ByteSource> {
+      const hit = await cached(file);
+      if (hit?.body) {
+        const size = Number(hit.headers.get('content-length') ?? NaN);
+        if (Number.isFinite(size)) return new StreamSource(hit.body, { name: file, size, onBytes: progress(file, true, size) });
+      }
+      const { body, size, stored } = await download(file);
+      if (!Number.isFinite(size)) throw new DownloadError(`${url(file)} has no Content-Length; the server must send it for weight files`);
+      const source = new StreamSource(body, { name: file, size, onBytes: progress(file, false, size) });
+      return {
+        name: source.name,
+        size: source.size,
+        read: async (offset, length) => {
+          try {
+            return await source.read(offset, length);
+          } catch (e) {
+            if (e instanceof GptWebGpuError) throw e;
+            throw new DownloadError(`the download of ${url(file)} ${options.signal?.aborted ? 'was cancelled' : `failed (${(e as Error).message})`}`);
+          }
+        },
+        // The loader closes a file once it has read it: wait until the cache copy is written too.
+        close: async () => {
+          await source.close();
+          await stored;
+        },
+      };
+    },
+  };
+}
+
+/** Passes bytes through and errors at the end unless exactly `expected` bytes came (when known). */
+function lengthCheck(what: string, expected: number | undefined): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      seen += chunk.length;
+      controller.enqueue(chunk);
+    },
+    flush(controller) {
+      if (expected !== undefined && seen !== expected) controller.error(new DownloadError(`${what} ended after ${seen} of ${expected} bytes`));
+    },
+  });
+}
+
+/** Deletes every cached model file (the page's "clear cache"). */
+export async function clearModelCache(cacheName = DEFAULT_CACHE_NAME, cacheStorage: CacheStorage | undefined = (globalThis as { caches?: CacheStorage }).caches): Promise<void> {
+  await cacheStorage?.delete(cacheName);
+}
