@@ -94,31 +94,34 @@ export class Engine {
   static async load(gpu: GpuContext, files: ModelFiles, options: EngineOptions = {}): Promise<Engine> {
     const config = parseConfigText(await files.text('config.json'), `${files.name}/config.json`);
     const tokenizer = await loadTokenizer(files);
-    const blockSize = positiveInteger(options.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize');
-    const maxSequences = positiveInteger(options.maxSequences ?? DEFAULT_MAX_SEQUENCES, 'maxSequences');
-    const maxBatchTokens = Math.min(Math.max(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), maxSequences), config.contextLength * maxSequences);
-    const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes ?? DEFAULT_KV_MEMORY), 'kvBlocks');
-
-    const maxLogitRows = Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens));
     // Before any weight is downloaded: a model that cannot fit this adapter's limits fails now, with the reason.
-    checkAdapterLimits(gpu, config, files.name, { maxBatchTokens, maxLogitRows, kvBlocks, blockSize });
-
+    checkAdapterLimits(gpu, config, files.name, engineSizes(config, options));
     const index = await TensorIndex.open(files);
-    let weights: ModelWeights | undefined;
-    let kv: PagedKvCache | undefined;
+    let weights: ModelWeights;
     try {
       weights = await loadWeights(gpu, config, index, options.onProgress);
-      kv = new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: kvBlocks, blockSize });
-      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens: maxBatchTokens, maxSequences, maxLogitRows });
-      const blocks = new KvBlockManager(new BlockPool(kvBlocks), blockSize);
-      const scheduler = new Scheduler({ maxBatchTokens, maxSequences }, blocks);
-      return new Engine(gpu, files.name, config, tokenizer, weights, kv, plan, blocks, scheduler);
-    } catch (e) {
-      kv?.destroy();
-      weights?.destroy();
-      throw e;
     } finally {
       await index.close();
+    }
+    return Engine.fromWeights(gpu, { name: files.name, config, tokenizer, weights }, options);
+  }
+
+  /** An engine over weights already on the GPU (e.g. random-weight benchmark models); it takes ownership of them. */
+  static fromWeights(gpu: GpuContext, model: { name: string; config: ModelConfig; tokenizer?: Tokenizer; weights: ModelWeights }, options: EngineOptions = {}): Engine {
+    const { config, weights } = model;
+    const sizes = engineSizes(config, options);
+    let kv: PagedKvCache | undefined;
+    try {
+      checkAdapterLimits(gpu, config, model.name, sizes);
+      kv = new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: sizes.kvBlocks, blockSize: sizes.blockSize });
+      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences, maxLogitRows: sizes.maxLogitRows });
+      const blocks = new KvBlockManager(new BlockPool(sizes.kvBlocks), sizes.blockSize);
+      const scheduler = new Scheduler({ maxBatchTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences }, blocks);
+      return new Engine(gpu, model.name, config, model.tokenizer, weights, kv, plan, blocks, scheduler);
+    } catch (e) {
+      kv?.destroy();
+      weights.destroy();
+      throw e;
     }
   }
 
@@ -372,8 +375,27 @@ export class Engine {
   }
 }
 
+interface EngineSizes {
+  blockSize: number;
+  maxSequences: number;
+  maxBatchTokens: number;
+  maxLogitRows: number;
+  kvBlocks: number;
+}
+
+/** The engine's buffer sizes from the options and their defaults, each checked. */
+function engineSizes(config: ModelConfig, options: EngineOptions): EngineSizes {
+  const blockSize = positiveInteger(options.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize');
+  const maxSequences = positiveInteger(options.maxSequences ?? DEFAULT_MAX_SEQUENCES, 'maxSequences');
+  // A decode step holds one token per sequence, so the token budget is at least maxSequences.
+  const maxBatchTokens = Math.min(Math.max(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), maxSequences), config.contextLength * maxSequences);
+  const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes ?? DEFAULT_KV_MEMORY), 'kvBlocks');
+  const maxLogitRows = Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens));
+  return { blockSize, maxSequences, maxBatchTokens, maxLogitRows, kvBlocks };
+}
+
 /** The largest buffers the engine will create for this model, checked against the adapter's limits. */
-function checkAdapterLimits(gpu: GpuContext, config: ModelConfig, model: string, o: { maxBatchTokens: number; maxLogitRows: number; kvBlocks: number; blockSize: number }): void {
+function checkAdapterLimits(gpu: GpuContext, config: ModelConfig, model: string, o: EngineSizes): void {
   const { vocabSize: V, hiddenSize: C, intermediateSize: I } = config;
   const binding = gpu.limits.maxStorageBufferBindingSize;
   const buffers: [string, number, string][] = [
