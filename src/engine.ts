@@ -43,6 +43,11 @@ export interface GenerateOptions extends SamplingOptions {
   stop?: string | readonly string[];
   /** Stop after the end-of-sequence token (default true). */
   stopAtEos?: boolean;
+  /**
+   * When the prompt and maxNewTokens do not fit the context window, keep the prompt's last tokens (as many as fit)
+   * instead of failing with ContextWindowExceededError (default false).
+   */
+  keepLastTokens?: boolean;
   /** Aborting ends the request at once with finishReason 'abort' and frees its KV blocks. */
   signal?: AbortSignal;
 }
@@ -99,7 +104,8 @@ export class Engine {
     const index = await TensorIndex.open(files);
     let weights: ModelWeights;
     try {
-      weights = await loadWeights(gpu, config, index, options.onProgress);
+      const bytes = 4 * [...index.names()].reduce((n, name) => n + index.get(name).info.shape.reduce((a, b) => a * b, 1), 0);
+      weights = await gpu.allocating('the model weights', bytes, 0, 'choose a smaller model, or close other GPU work', () => loadWeights(gpu, config, index, options.onProgress), (w) => w.destroy());
     } finally {
       await index.close();
     }
@@ -107,14 +113,18 @@ export class Engine {
   }
 
   /** An engine over weights already on the GPU (e.g. random-weight benchmark models); it takes ownership of them. */
-  static fromWeights(gpu: GpuContext, model: { name: string; config: ModelConfig; tokenizer?: Tokenizer; weights: ModelWeights }, options: EngineOptions = {}): Engine {
+  static async fromWeights(gpu: GpuContext, model: { name: string; config: ModelConfig; tokenizer?: Tokenizer; weights: ModelWeights }, options: EngineOptions = {}): Promise<Engine> {
     const { config, weights } = model;
     const sizes = engineSizes(config, options);
     let kv: PagedKvCache | undefined;
     try {
       checkAdapterLimits(gpu, config, model.name, sizes);
-      kv = new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: sizes.kvBlocks, blockSize: sizes.blockSize });
-      const plan = new TransformerPlan(gpu, config, weights, kv, { maxTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences, maxLogitRows: sizes.maxLogitRows });
+      const kvBytes = 2 * config.numLayers * sizes.kvBlocks * sizes.blockSize * config.hiddenSize * 4;
+      kv = await gpu.allocating('the KV pool', kvBytes, weights.bytes, 'lower kvBlocks or kvMemoryBytes', () => new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: sizes.kvBlocks, blockSize: sizes.blockSize }), (made) => made.destroy());
+      const kvCache = kv;
+      const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
+      const activationBytes = 4 * (sizes.maxBatchTokens * (8 * C + I) + 3 * sizes.maxLogitRows * V);
+      const plan = await gpu.allocating('activation buffers', activationBytes, weights.bytes + kvBytes, 'lower maxBatchTokens or maxSequences', () => new TransformerPlan(gpu, config, weights, kvCache, { maxTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences, maxLogitRows: sizes.maxLogitRows }), (made) => made.destroy());
       const blocks = new KvBlockManager(new BlockPool(sizes.kvBlocks), sizes.blockSize);
       const scheduler = new Scheduler({ maxBatchTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences }, blocks);
       return new Engine(gpu, model.name, config, model.tokenizer, weights, kv, plan, blocks, scheduler);
@@ -165,9 +175,13 @@ export class Engine {
     let request: ActiveRequest;
     try {
       this.checkUsable();
-      const promptIds = typeof prompt === 'string' ? this.encode(prompt) : [...prompt];
+      let promptIds = typeof prompt === 'string' ? this.encode(prompt) : [...prompt];
       this.checkPrompt(promptIds);
-      const maxNewTokens = options.maxNewTokens ?? Math.min(DEFAULT_MAX_NEW_TOKENS, this.config.contextLength - promptIds.length);
+      const context = this.config.contextLength;
+      const maxNewTokens = options.maxNewTokens ?? Math.min(DEFAULT_MAX_NEW_TOKENS, Math.max(1, context - promptIds.length));
+      if (options.keepLastTokens && promptIds.length + maxNewTokens > context && Number.isInteger(maxNewTokens) && maxNewTokens >= 0 && maxNewTokens < context) {
+        promptIds = promptIds.slice(promptIds.length - (context - maxNewTokens));
+      }
       this.checkLength(promptIds.length, maxNewTokens);
       const repetitionPenalty = options.repetitionPenalty ?? 1;
       if (!(Number.isFinite(repetitionPenalty) && repetitionPenalty > 0)) throw new InvalidRequestError(`repetitionPenalty must be a number > 0, got ${repetitionPenalty}`);

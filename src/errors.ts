@@ -45,6 +45,25 @@ export class GpuError extends GptWebGpuError {
   }
 }
 
+/** The GPU could not allocate memory (weights, KV pool, activations); nothing of the failed allocation is left behind. */
+export class OutOfMemoryError extends GpuLimitError {
+  constructor(
+    readonly what: string,
+    readonly bytesNeeded: number,
+    readonly bytesAllocated: number,
+    remedy: string,
+  ) {
+    super(
+      `the GPU ran out of memory allocating ${what} (${formatMiB(bytesNeeded)} needed, ${formatMiB(bytesAllocated)} already ` +
+        `allocated by this engine; WebGPU does not report how much is free); ${remedy}`,
+    );
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
 /** The GPU device was lost (driver reset, tab backgrounded, `device.destroy()`); create a new engine. */
 export class DeviceLostError extends GptWebGpuError {}
 
@@ -60,7 +79,8 @@ export class ContextWindowExceededError extends InvalidRequestError {
   ) {
     super(
       `the prompt has ${promptTokens} tokens and ${maxNewTokens} new tokens were asked for, but the model's context ` +
-        `window is ${contextLength} tokens; shorten the prompt or ask for fewer new tokens`,
+        `window is ${contextLength} tokens; shorten the prompt, ask for fewer new tokens, or keep the prompt's last ` +
+        `tokens (option keepLastTokens, CLI --keep-last-tokens)`,
     );
   }
 }

@@ -1,4 +1,4 @@
-// The command-line interface: `npm run --silent cli -- <command> [options]`.
+// The command-line interface: `npm run --silent cli -- <command> [options]` (entry point: cli.ts).
 //   generate  stream a continuation (text to stdout, TTFT/ITL to stderr), or --json for one machine-readable object
 //   logits    write float32 little-endian logits (P, V) for a list of token ids
 //   tokenize  print {"ids": [...]} for a text
@@ -19,7 +19,7 @@ const HELP = `usage: npm run --silent cli -- <command> [options]
 commands:
   generate  --prompt TEXT | --ids 1,2,3   generate continuations; several --prompt/--ids are submitted at once
             [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
-            [--repetition-penalty R] [--stop TEXT]... [--ignore-eos] [--json]
+            [--repetition-penalty R] [--stop TEXT]... [--ignore-eos] [--keep-last-tokens] [--json]
   logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
   tokenize  --text TEXT                    print {"ids": [...]}
   bench     [--prompt-lengths 1,32,128] [--new-tokens N] [--repetitions N] [--concurrency 1,4,16]
@@ -48,6 +48,7 @@ const OPTIONS = {
   'top-p': { type: 'string' },
   seed: { type: 'string' },
   'ignore-eos': { type: 'boolean' },
+  'keep-last-tokens': { type: 'boolean' },
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
   'max-sequences': { type: 'string' },
@@ -117,6 +118,7 @@ async function generate(values: Values): Promise<void> {
     repetitionPenalty: number(values, 'repetition-penalty', 'float'),
     stop: values.stop,
     stopAtEos: !values['ignore-eos'],
+    keepLastTokens: values['keep-last-tokens'],
   };
   const engine = await openEngine(values);
   // Every prompt is submitted at once; the scheduler batches them.
@@ -202,7 +204,7 @@ async function tokenize(values: Values): Promise<void> {
   process.stdout.write(`${JSON.stringify({ ids: tokenizer.encode(values.text) })}\n`);
 }
 
-async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
     const { values, positionals } = parseCommandLine(argv);
@@ -228,7 +230,3 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-// Dawn keeps the process alive while its GPU objects exist: exit explicitly once stdout has drained.
-const code = await main(process.argv.slice(2));
-process.stdout.write('', () => process.exit(code));

@@ -2,7 +2,7 @@
 // adapter it is, and the errors it raised. Works on any `GPU` object: the browser's `navigator.gpu` or Dawn's in Node
 // (see node.ts). Device loss and uncaptured errors turn into typed errors that the next read-back throws, so a broken
 // device can never produce a silently wrong answer.
-import { DeviceLostError, GpuError, WebGpuUnavailableError } from '../errors.ts';
+import { DeviceLostError, GpuError, OutOfMemoryError, WebGpuUnavailableError } from '../errors.ts';
 
 export interface AdapterSummary {
   vendor: string;
@@ -82,6 +82,28 @@ export class GpuContext {
       return new DeviceLostError(`the GPU device was lost (${cause.message}); create a new engine to continue`);
     }
     return cause instanceof Error ? cause : new Error(String(cause));
+  }
+
+  /**
+   * Runs `create` (which allocates about `bytes` of GPU memory) inside an out-of-memory error scope. WebGPU reports a
+   * failed allocation only asynchronously; when it does, `destroy` undoes what `create` made and OutOfMemoryError says
+   * what could not be allocated.
+   */
+  async allocating<T>(what: string, bytes: number, allocatedBefore: number, remedy: string, create: () => T | Promise<T>, destroy: (made: T) => void): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    let made: T;
+    try {
+      made = await create();
+    } catch (e) {
+      await this.device.popErrorScope();
+      throw e;
+    }
+    const error = await this.device.popErrorScope();
+    if (error) {
+      destroy(made);
+      throw new OutOfMemoryError(what, bytes, allocatedBefore, remedy);
+    }
+    return made;
   }
 
   destroy(): void {

@@ -58,7 +58,7 @@ export interface LoadProgress {
 type Transform = 'none' | 'transpose' | 'neoxQkvRows';
 
 /** One engine tensor: where it comes from in the checkpoint and how it is reshaped on the way. */
-interface Recipe {
+export interface Recipe {
   source: string;
   /** Shape in the checkpoint. */
   shape: number[];
@@ -213,9 +213,18 @@ function validate(config: ModelConfig, index: TensorIndex, plan: Map<string, Rec
 }
 
 /** Validates the checkpoint against the config, then uploads every tensor in the engine's layout. */
-export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: TensorIndex, onProgress?: (p: LoadProgress) => void): Promise<ModelWeights> {
+/**
+ * The engine tensors of this checkpoint and where each comes from, after checking every name, shape and dtype against
+ * the config (pure: reads only headers). Throws ModelFormatError naming the first problem.
+ */
+export function planCheckpoint(config: ModelConfig, index: TensorIndex): Map<string, Recipe> {
   const plan = recipes(config, index);
   validate(config, index, plan);
+  return plan;
+}
+
+export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: TensorIndex, onProgress?: (p: LoadProgress) => void): Promise<ModelWeights> {
+  const plan = planCheckpoint(config, index);
   const totalBytes = [...plan.values()].reduce((n, r) => n + index.get(r.source).info.byteLength, 0);
   let loadedBytes = 0;
   const buffers = new Map<string, GPUBuffer>();

@@ -18,9 +18,9 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI as `node --import scripts/node-hooks.mjs src/cli/main.ts` (what `npm run cli` runs, minus npm). */
+/** Runs the CLI as `node --import scripts/node-hooks.mjs src/cli/cli.ts` (what `npm run cli` runs, minus npm). */
 function cli(args: string[], viaNpm = false): Promise<Run> {
-  const [cmd, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [process.execPath, ['--import', './scripts/node-hooks.mjs', 'src/cli/main.ts', ...args]];
+  const [cmd, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [process.execPath, ['--import', './scripts/node-hooks.mjs', 'src/cli/cli.ts', ...args]];
   return new Promise((resolve) => {
     execFile(cmd, argv, { cwd: ROOT, maxBuffer: 1 << 28, timeout: 170_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -39,6 +39,7 @@ function expectCleanError(run: Run, code: number, message: RegExp): void {
   expect(run.code, run.stderr).toBe(code);
   expect(run.stderr).toMatch(message);
   expect(run.stderr).not.toMatch(/^\s+at /m); // no stack trace
+  expect(run.stderr.trim().split('\n').length, run.stderr).toBeLessThanOrEqual(3);
   expect(run.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
 }
 

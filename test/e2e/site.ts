@@ -1,0 +1,98 @@
+// What the end-to-end tests share: the built demo site behind a logging front server, Chromium, waiting on the page's
+// status, and screenshots.
+//
+// The front server forwards to test/support/staticServer.ts and adds what the tests need: a log of every request (to
+// prove that a cached model is not downloaded again), optional throttling of large files (to see download progress and
+// cancel it), and the stylesheet MIME type, which the static server does not know (Chromium refuses to apply a
+// stylesheet served as application/octet-stream).
+import { mkdirSync } from 'node:fs';
+import { request as httpRequest, createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import type { Page } from 'puppeteer-core';
+import { serveStatic } from '../support/staticServer.ts';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+export const SCREENSHOTS = process.env.E2E_SCREENSHOTS ?? join(import.meta.dirname, 'screenshots');
+
+const EXTRA_TYPES: Record<string, string> = { '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon' };
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number;
+  range?: string;
+}
+
+export interface SiteServer {
+  url: string;
+  requests: LoggedRequest[];
+  /** Bytes per second for responses whose path matches `pattern` (undefined: full speed). */
+  throttle: { pattern: RegExp; bytesPerSecond: number } | undefined;
+  close(): Promise<void>;
+}
+
+/** Serves `root` (and `mounts`, as serveStatic) through a front server that logs and can throttle. */
+export async function serveSite(root: string, mounts: Record<string, string> = {}): Promise<SiteServer> {
+  const backend = await serveStatic(root, mounts);
+  const site: SiteServer = {
+    url: '',
+    requests: [],
+    throttle: undefined,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await backend.close();
+    },
+  };
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const upstream = httpRequest(new URL(req.url ?? '/', backend.url), { method: req.method, headers: req.headers }, (up: IncomingMessage) => {
+      site.requests.push({ method: req.method ?? 'GET', path, status: up.statusCode ?? 0, ...(req.headers.range ? { range: req.headers.range } : {}) });
+      const headers = { ...up.headers };
+      const ext = /\.[a-z0-9]+$/i.exec(path)?.[0].toLowerCase() ?? '';
+      if (EXTRA_TYPES[ext]) headers['content-type'] = EXTRA_TYPES[ext];
+      res.writeHead(up.statusCode ?? 502, headers);
+      const throttle = site.throttle && site.throttle.pattern.test(path) ? site.throttle.bytesPerSecond : undefined;
+      (throttle ? up.pipe(slow(throttle)) : up).pipe(res);
+      res.on('close', () => up.destroy());
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  site.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return site;
+}
+
+/** Passes bytes on at about `bytesPerSecond`, in slices of 1/20 s. */
+function slow(bytesPerSecond: number): Transform {
+  const slice = Math.max(1, Math.floor(bytesPerSecond / 20));
+  return new Transform({
+    async transform(chunk: Buffer, _encoding, done) {
+      for (let at = 0; at < chunk.length; at += slice) {
+        this.push(chunk.subarray(at, at + slice));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      done();
+    },
+  });
+}
+
+export const status = (page: Page) => page.$eval('[data-testid=status]', (e) => e.textContent ?? '');
+export const text = (page: Page, testid: string) => page.$eval(`[data-testid="${testid}"]`, (e) => e.textContent ?? '');
+
+/** Waits until [data-testid=status] matches `pattern` (a regular expression's source). */
+export async function waitForStatus(page: Page, pattern: string, timeout = 120_000): Promise<string> {
+  await page.waitForFunction((p) => new RegExp(p).test(document.querySelector('[data-testid=status]')?.textContent ?? ''), { timeout, polling: 100 }, pattern);
+  return status(page);
+}
+
+/** A full-page PNG under SCREENSHOTS (git-ignored), for people to look at. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
