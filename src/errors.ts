@@ -67,6 +67,9 @@ function formatMiB(bytes: number): string {
 /** The GPU device was lost (driver reset, tab backgrounded, `device.destroy()`); create a new engine. */
 export class DeviceLostError extends GptWebGpuError {}
 
+/** A download that failed or was cut short (HTTP error, network error, truncated body, cancelled): names the URL. */
+export class DownloadError extends GptWebGpuError {}
+
 /** A request that cannot be served as asked: bad token ids, nonsense sampling values, a prompt too long. */
 export class InvalidRequestError extends GptWebGpuError {}
 

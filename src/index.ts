@@ -16,7 +16,7 @@ export type { ModelConfig } from './io/config.ts';
 export { Tokenizer } from './tokenizer/index.ts';
 export * from './errors.ts';
 export { urlModelFiles, hubBaseUrl } from './io/urlModelFiles.ts';
-export { cachedModelFiles, clearModelCache, modelBaseUrl, DownloadError, DEFAULT_CACHE_NAME } from './io/cachedModelFiles.ts';
+export { cachedModelFiles, clearModelCache, modelBaseUrl, DEFAULT_CACHE_NAME } from './io/cachedModelFiles.ts';
 export type { DownloadProgress, CachedModelFilesOptions } from './io/cachedModelFiles.ts';
 export { runBenchmark, parseBenchRecord, DEFAULT_PROTOCOL, BENCH_FORMAT } from './bench/benchmark.ts';
 export type { BenchRecord, BenchProtocol, LatencyPoint, ConcurrencyPoint } from './bench/benchmark.ts';

@@ -5,7 +5,9 @@
 // A cache entry is only ever a complete, verified file: the cache branch counts bytes against Content-Length and
 // errors on a short or failed body, which makes Cache.put reject and store nothing; HTTP errors are never cached.
 // (transformers.js keeps models in the Cache API the same way.)
-import { ConfigError, GptWebGpuError } from '../errors.ts';
+import { ConfigError, DownloadError, GptWebGpuError } from '../errors.ts';
+
+export { DownloadError };
 import type { ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
@@ -34,9 +36,6 @@ export interface CachedModelFilesOptions {
   /** A Cache API implementation (default: globalThis.caches). */
   caches?: CacheStorage;
 }
-
-/** A download that failed or was cut short: the message names the URL and what happened. */
-export class DownloadError extends GptWebGpuError {}
 
 /** "org/name" (a Hugging Face model id) or an http(s) URL → the base URL of its files. */
 export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {

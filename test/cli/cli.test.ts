@@ -174,6 +174,18 @@ describe('errors', () => {
     expectCleanError(await cli(['generate', '--model', bad, '--ids', '1']), 1, /model_type "llama" is not supported.*"gpt2".*"gpt_neox"/);
   });
 
+  it.each([
+    ['a missing field', (c: Record<string, unknown>) => delete c.n_head, /the field "n_head" is missing/],
+    ['heads that do not divide the width', (c: Record<string, unknown>) => (c.n_head = 5), /hidden size 64 is not divisible by the number of heads 5/],
+    ['more layers than the checkpoint has', (c: Record<string, unknown>) => (c.n_layer = 3), /missing tensor transformer\.h\.2\./],
+  ])('a config.json with %s is one clear line', async (_what, change, message) => {
+    const dir = modelCopy(fixture.dir);
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    change(config);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    expectCleanError(await cli(['generate', '--model', dir, '--ids', '1']), 1, message);
+  });
+
   it('text on a model without a tokenizer asks for ids', async () => {
     expectCleanError(await cli(['generate', '--model', modelCopy(fixture.dir), '--prompt', 'hello']), 1, /no tokenizer files.*give token ids/);
   });
