@@ -301,7 +301,7 @@ export class Engine {
     } finally {
       this.stepInFlight = false;
     }
-    this.metrics.recordStep(out, performance.now() - started, result.gpuMs);
+    this.metrics.recordStep(out, performance.now() - started, result);
 
     const V = this.config.vocabSize;
     const sampled = new Map<number, number>();

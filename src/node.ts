@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Engine, type EngineOptions } from './engine.ts';
 import { createNodeGpuContext, type NodeBackend } from './gpu/node.ts';
 import { folderModelFiles } from './io/nodeModelFiles.ts';
+import { isRandomModelName, randomModelConfig, randomWeights, RANDOM_MODEL_NAMES } from './model/randomWeights.ts';
 
 /** The embedded default model: a small GPT-2 trained on Shakespeare, with the real GPT-2 tokenizer. */
 // This module runs from src/ (TypeScript) or from dist/lib/ (the bundle): the models/ folder is one or two levels up.
@@ -14,7 +15,10 @@ export const DEFAULT_MODEL_DIR = ['../models/gpt2-shakespeare', '../../models/gp
   .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../models/gpt2-shakespeare', import.meta.url));
 
 export interface NodeEngineOptions extends EngineOptions {
-  /** A folder in the Hugging Face layout (default: the embedded demo model). */
+  /**
+   * A folder in the Hugging Face layout (default: the embedded demo model), or the name of a random-weight GPT-2
+   * built on the GPU for benchmarks: gpt2-124m-random, gpt2-355m-random, gpt2-774m-random, gpt2-1.5b-random.
+   */
   model?: string;
   backend?: NodeBackend;
   /** Where notices go (default: one line on stderr). */
@@ -22,9 +26,14 @@ export interface NodeEngineOptions extends EngineOptions {
 }
 
 export async function loadEngine(options: NodeEngineOptions = {}): Promise<Engine> {
-  const files = await folderModelFiles(options.model ?? DEFAULT_MODEL_DIR);
+  const model = options.model ?? DEFAULT_MODEL_DIR;
+  const files = isRandomModelName(model) ? undefined : await folderModelFiles(model);
   const gpu = await createNodeGpuContext({ backend: options.backend, onNotice: options.onNotice });
   try {
+    if (!files) {
+      const config = randomModelConfig(model);
+      return await Engine.fromWeights(gpu, { name: model, config, weights: await randomWeights(gpu, config) }, options);
+    }
     return await Engine.load(gpu, files, options);
   } catch (e) {
     gpu.destroy();
@@ -33,4 +42,4 @@ export async function loadEngine(options: NodeEngineOptions = {}): Promise<Engin
 }
 
 export * from './index.ts';
-export { createNodeGpuContext, folderModelFiles };
+export { createNodeGpuContext, folderModelFiles, RANDOM_MODEL_NAMES };

@@ -30,6 +30,9 @@ export function describeBench(r: BenchRecord): string {
   const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
   const lines = [
     `${r.label} | ${r.model.name} (${r.model.family}, ${r.model.layers}×${r.model.hidden}, ${r.model.dtype}) | ${r.createdAt}`,
+    `weights ${(r.model.weightBytes / 2 ** 20).toFixed(1)} MiB, KV pool ${(r.model.kvBytes / 2 ** 20).toFixed(1)} MiB | ` +
+      `per decode step: ${f(r.summary.dispatchesPerStep.decode, 0)} dispatches, ${f(r.summary.submitsPerStep.decode, 1)} submits` +
+      (r.summary.gpuMsPerStep ? ` | GPU ms per decode step p50 ${f(r.summary.gpuMsPerStep.decode.p50, 3)}` : ''),
     'prompt tokens   TTFT p50 ms   ITL p50 ms   prefill tok/s',
     ...r.latency.map((p) => `${String(p.promptLength).padStart(13)}   ${f(p.ttftMs.p50).padStart(11)}   ${f(p.itlMs.p50).padStart(10)}   ${f(p.prefillTokensPerSecond, 0).padStart(13)}`),
     'streams   ITL p50 ms   ITL p90 ms   decode tok/s (all streams)',

@@ -34,6 +34,8 @@ const RAISED_LIMITS = [
 ] as const;
 
 export class GpuContext {
+  /** Work recorded on this device so far (kernel dispatches, queue submits): benchmarks report them per step. */
+  readonly counters = { dispatches: 0, submits: 0 };
   private pendingError: Error | undefined;
   private lostError: DeviceLostError | undefined;
 

@@ -87,6 +87,7 @@ export class KernelCall {
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    this.gpu.counters.dispatches++;
   }
 
   destroy(): void {

@@ -54,6 +54,9 @@ export type StepOutput = HeadOutput;
 export interface StepResult extends HeadResult {
   /** GPU time of the step from timestamp queries, where the adapter has them. */
   gpuMs?: number;
+  /** Kernel dispatches and queue submits the step took. */
+  dispatches: number;
+  submits: number;
 }
 
 export interface PlanLimits {
@@ -184,6 +187,7 @@ export class TransformerPlan {
    */
   async run(step: Step, output: StepOutput): Promise<StepResult> {
     this.validate(step, output);
+    const counters = { ...this.gpu.counters };
     this.upload(step);
     const T = step.tokens.length;
     const encoder = this.gpu.device.createCommandEncoder({ label: 'step' });
@@ -199,11 +203,11 @@ export class TransformerPlan {
     for (const layer of this.layers) this.encodeLayer(pass, layer, T);
     pass.end();
 
-    const result: StepResult = {};
+    const result: StepResult = { dispatches: 0, submits: 0 };
     if (rows.length === 0) {
       this.encodeTimestampResolve(encoder);
       // A prefill chunk that only fills the cache: nothing to read back, but wait so errors surface here.
-      this.gpu.device.queue.submit([encoder.finish()]);
+      this.submit(encoder);
       await this.gpu.device.queue.onSubmittedWorkDone();
     } else {
       const V = this.config.vocabSize;
@@ -215,7 +219,7 @@ export class TransformerPlan {
         const timestampWrites = first === 0 && querySet ? { querySet, endOfPassWriteIndex: 1 } : undefined;
         const { bytes, read } = this.head.encode(chunk, this.x, rows.slice(first, first + per), output, timestampWrites);
         if (first === 0) this.encodeTimestampResolve(chunk);
-        this.gpu.device.queue.submit([chunk.finish()]);
+        this.submit(chunk);
         const part = read(await this.readBack(this.head.staging, bytes));
         if (result.logits) result.logits.set(part.logits!, first * V);
         else Object.assign(result, part);
@@ -223,7 +227,14 @@ export class TransformerPlan {
     }
     if (this.timing) result.gpuMs = await this.readGpuMs(this.timing.staging);
     this.gpu.throwIfFailed();
+    result.dispatches = this.gpu.counters.dispatches - counters.dispatches;
+    result.submits = this.gpu.counters.submits - counters.submits;
     return result;
+  }
+
+  private submit(encoder: GPUCommandEncoder): void {
+    this.gpu.device.queue.submit([encoder.finish()]);
+    this.gpu.counters.submits++;
   }
 
   private encodeTimestampResolve(encoder: GPUCommandEncoder): void {

@@ -19,6 +19,9 @@ export interface EngineSummary {
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
   steps: { prefill: number; decode: number };
+  /** Mean kernel dispatches and queue submits per step, by kind (what the launch chain costs). */
+  dispatchesPerStep: { prefill: number; decode: number };
+  submitsPerStep: { prefill: number; decode: number };
   preemptions: number;
   kv: { blockSize: number; totalBlocks: number; peakBlocksUsed: number; reusedPrefixBlocks: number };
   /** GPU time per step (layers and output head), by kind; only where the adapter has `timestamp-query`. */
@@ -41,17 +44,22 @@ export function percentiles(values: readonly number[]): Percentiles {
 
 export class MetricsRecorder {
   private readonly finished: GenerationMetrics[] = [];
-  private readonly steps = { prefill: { count: 0, tokens: 0, ms: 0, gpuMs: [] as number[] }, decode: { count: 0, tokens: 0, ms: 0, gpuMs: [] as number[] } };
+  private readonly steps = {
+    prefill: { count: 0, tokens: 0, ms: 0, dispatches: 0, submits: 0, gpuMs: [] as number[] },
+    decode: { count: 0, tokens: 0, ms: 0, dispatches: 0, submits: 0, gpuMs: [] as number[] },
+  };
   private preemptions = 0;
   private reusedPrefixBlocks = 0;
 
-  recordStep(out: SchedulerOutput, wallMs: number, gpuMs: number | undefined): void {
+  recordStep(out: SchedulerOutput, wallMs: number, work: { gpuMs?: number; dispatches: number; submits: number }): void {
     if (out.kind === 'idle') return;
     const s = this.steps[out.kind];
     s.count++;
     s.tokens += out.numTokens;
     s.ms += wallMs;
-    if (gpuMs !== undefined) s.gpuMs.push(gpuMs);
+    s.dispatches += work.dispatches;
+    s.submits += work.submits;
+    if (work.gpuMs !== undefined) s.gpuMs.push(work.gpuMs);
     this.preemptions += out.preempted.length;
     this.reusedPrefixBlocks += out.reusedBlocks;
   }
@@ -72,6 +80,8 @@ export class MetricsRecorder {
       prefillTokensPerSecond: prefill.ms > 0 ? (prefill.tokens / prefill.ms) * 1000 : 0,
       decodeTokensPerSecond: decode.ms > 0 ? (decode.tokens / decode.ms) * 1000 : 0,
       steps: { prefill: prefill.count, decode: decode.count },
+      dispatchesPerStep: { prefill: prefill.count ? prefill.dispatches / prefill.count : 0, decode: decode.count ? decode.dispatches / decode.count : 0 },
+      submitsPerStep: { prefill: prefill.count ? prefill.submits / prefill.count : 0, decode: decode.count ? decode.submits / decode.count : 0 },
       preemptions: this.preemptions,
       kv: { ...kv, reusedPrefixBlocks: this.reusedPrefixBlocks },
       ...(prefill.gpuMs.length + decode.gpuMs.length > 0 ? { gpuMsPerStep: { prefill: percentiles(prefill.gpuMs), decode: percentiles(decode.gpuMs) } } : {}),
