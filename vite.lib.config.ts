@@ -9,7 +9,7 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     minify: false,
-    lib: { entry: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli/main.ts' }, formats: ['es'] },
+    lib: { entry: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli/cli.ts' }, formats: ['es'] },
     rollupOptions: { external: ['webgpu', /^node:/] },
   },
 });
