@@ -144,7 +144,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
       limits: Object.fromEntries(['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxStorageBuffersPerShaderStage'].map((k) => [k, limits[k]])),
     },
     model: {
-      name: info.model,
+      name: displayName(info.model),
       family: info.family,
       layers: engine.config.numLayers,
       hidden: engine.config.hiddenSize,
@@ -162,6 +162,14 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
     summary: engine.summary(),
     requests,
   };
+}
+
+/** A model's name for people and records: "org/name" for Hub URLs, the folder's own name for paths (no machine paths). */
+export function displayName(model: string): string {
+  const hub = /\/\/[^/]+\/([^/]+\/[^/]+)\/resolve\//.exec(model);
+  if (hub) return hub[1];
+  const trimmed = model.replace(/[/\\]+$/, '');
+  return /^[a-z]+:\/\//i.test(trimmed) ? trimmed : trimmed.split(/[/\\]/).pop() || trimmed;
 }
 
 /** Checks that `value` is a benchmark record (for the compare view's file loader); throws with what is wrong. */
