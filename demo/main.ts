@@ -1,75 +1,90 @@
-// The demo page: loads the embedded model (or ?model=<base URL>) and streams a generation with live TTFT and ITL.
-// URL parameters: model, prompt, maxNewTokens, greedy=1, temperature, seed, autostart=1.
-import { Engine, GptWebGpuError, requestGpuContext, urlModelFiles } from '../src/index.ts';
+// The demo app: GPT-2 / GPT-NeoX on WebGPU, with the engine in a Web Worker (worker.ts). Three views: generate
+// (streams, live latency, parallel streams), benchmark (the CLI's protocol, in the browser) and compare (records side
+// by side). URL parameters are listed in params.ts; data-testid attributes are what the end-to-end tests read.
+import { App } from './app.ts';
+import { $, droppedFiles, setText } from './dom.ts';
+import { readParams } from './params.ts';
+import { BenchView } from './views/bench.ts';
+import { CompareView } from './views/compare.ts';
+import { GenerateView } from './views/generate.ts';
+import { GpuPanel } from './views/gpu.ts';
+import { ModelPanel } from './views/model.ts';
 
-const $ = <T extends HTMLElement>(selector: string) => document.querySelector<T>(selector)!;
-const params = new URLSearchParams(location.search);
-const status = $('[data-testid=status]');
-const output = $('[data-testid=output]');
-const prompt = $<HTMLTextAreaElement>('[data-testid=prompt]');
-const generateButton = $<HTMLButtonElement>('[data-testid=generate]');
-const stopButton = $<HTMLButtonElement>('[data-testid=stop]');
-const maxNewTokens = $<HTMLInputElement>('#max-new-tokens');
-const greedy = $<HTMLInputElement>('#greedy');
+const app = new App(readParams(location.search));
+const models = new ModelPanel(app);
+const gpuPanel = new GpuPanel(app);
+const generate = new GenerateView(app);
+const bench = new BenchView(app);
+const compare = new CompareView(app);
+bench.onCompare = (record) => {
+  compare.add(record, 'this session');
+  compare.render();
+  app.setView('compare');
+};
+app.setView(app.params.view);
 
-if (params.has('prompt')) prompt.value = params.get('prompt')!;
-if (params.has('maxNewTokens')) maxNewTokens.value = params.get('maxNewTokens')!;
-greedy.checked = params.get('greedy') === '1';
+// For the console and for tests: the worker client (e.g. `await gptWebgpu.stats()`).
+Object.assign(window, { gptWebgpu: { app, stats: () => app.client.call('stats', {}) } });
 
-const setStatus = (s: string) => (status.textContent = s);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+setupDropOverlay();
+void start();
 
-async function main(): Promise<void> {
-  if (!('gpu' in navigator)) throw new GptWebGpuError('this browser has no WebGPU; use a recent Chrome, Edge or Safari, or enable WebGPU');
-  const gpu = await requestGpuContext(navigator.gpu);
-  const modelUrl = params.get('model') ?? new URL('./gpt2-shakespeare/', location.href).href;
-  $('#model').textContent = modelUrl;
-  const engine = await Engine.load(gpu, urlModelFiles(modelUrl));
-  const a = engine.info.adapter;
-  $('#adapter').textContent = `adapter: ${[a.vendor, a.architecture, a.device].filter(Boolean).join(' ') || a.description}${a.software ? ' (software)' : ''}`;
-  // For tests and the console: the engine behind the page.
-  (window as unknown as { gptWebgpu: { engine: Engine } }).gptWebgpu = { engine };
-  setStatus('ready');
-  generateButton.disabled = false;
-
-  let controller: AbortController | undefined;
-  stopButton.onclick = () => controller?.abort();
-  generateButton.onclick = async () => {
-    controller = new AbortController();
-    generateButton.disabled = true;
-    stopButton.disabled = false;
-    output.textContent = '';
-    setStatus('generating');
-    try {
-      const temperature = params.get('temperature');
-      const seed = params.get('seed');
-      const stream = engine.generate(prompt.value, {
-        maxNewTokens: Number(maxNewTokens.value),
-        signal: controller.signal,
-        ...(greedy.checked || temperature === null ? { greedy: true } : { temperature: Number(temperature), seed: seed === null ? undefined : Number(seed) }),
-      });
-      const gaps: number[] = [];
-      let last = performance.now();
-      let first = true;
-      for await (const chunk of stream) {
-        output.textContent += chunk.text;
-        const now = performance.now();
-        if (!first) gaps.push(now - last);
-        first = false;
-        last = now;
-        $('[data-testid=itl]').textContent = gaps.length ? `${median(gaps).toFixed(1)} ms (p50)` : '–';
-      }
-      const result = await stream.result;
-      $('[data-testid=ttft]').textContent = `${result.metrics.ttftMs.toFixed(1)} ms`;
-      setStatus('done');
-    } catch (e) {
-      setStatus(`error: ${(e as Error).message}`);
-    } finally {
-      generateButton.disabled = false;
-      stopButton.disabled = true;
-    }
-  };
-  if (params.get('autostart') === '1') generateButton.click();
+async function start(): Promise<void> {
+  app.setStatus('loading');
+  // Checked on the page too, so a browser without WebGPU gets the explanation without starting a worker.
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    const error = Object.assign(new Error(isSecureContext ? 'this browser has no WebGPU (navigator.gpu is missing)' : 'this page is not a secure context, so the browser hides WebGPU'), { name: 'WebGpuUnavailableError' });
+    fail(error);
+    setText($('#adapter'), 'No WebGPU adapter.');
+    return;
+  }
+  try {
+    app.gpu = await app.client.call('init', {});
+    gpuPanel.renderAdapter(app.gpu);
+    bench.adapterKnown(app.gpu.adapter.software);
+  } catch (e) {
+    fail(e);
+    $('#adapter').replaceChildren('No WebGPU adapter.');
+    return;
+  }
+  await models.loadInitial();
+  if (app.params.autostart && app.model) {
+    if (app.view === 'bench') void bench.run();
+    else if (app.view === 'generate') generate.autostart();
+  }
 }
 
-main().catch((e) => setStatus(`error: ${(e as Error).message}`));
+function fail(error: unknown): void {
+  app.setStatus({ error });
+  app.showError(error);
+  app.setBusy('idle');
+}
+
+/** Files dropped anywhere: benchmark records on the compare view, a model everywhere else. */
+function setupDropOverlay(): void {
+  const overlay = $('#drop-overlay');
+  let depth = 0;
+  const hasFiles = (e: DragEvent) => [...(e.dataTransfer?.types ?? [])].includes('Files');
+  window.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    depth++;
+    setText($('#drop-overlay-text'), app.view === 'compare' ? 'Drop benchmark records (JSON) to compare them' : 'Drop a model folder or its files to load it');
+    overlay.hidden = false;
+  });
+  window.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) overlay.hidden = true;
+  });
+  window.addEventListener('dragover', (e) => {
+    if (hasFiles(e)) e.preventDefault();
+  });
+  window.addEventListener('drop', async (e) => {
+    depth = 0;
+    overlay.hidden = true;
+    if (!e.dataTransfer || !hasFiles(e)) return;
+    e.preventDefault();
+    if (app.view === 'compare') await compare.addFiles([...e.dataTransfer.files]);
+    else if (app.busy === 'idle') await models.loadFiles(await droppedFiles(e.dataTransfer));
+    else app.toast('Wait until the engine is idle to load another model');
+  });
+}

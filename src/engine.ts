@@ -11,6 +11,7 @@ import { BlockPool, blocksFor } from './kv/blockPool.ts';
 import { KvBlockManager } from './kv/blockManager.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
 import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
+import { GEMV_MAX_ROWS } from './kernels/matmul.ts';
 import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
 import { GenerationStream, type FinishReason } from './scheduler/generationStream.ts';
 import type { RowSampling } from './model/outputHead.ts';
@@ -81,7 +82,7 @@ export class Engine {
   private stepInFlight = false;
   private nextId = 0;
   private disposed = false;
-  private readonly metrics = new MetricsRecorder();
+  private metrics = new MetricsRecorder();
 
   private constructor(
     readonly gpu: GpuContext,
@@ -127,11 +128,34 @@ export class Engine {
       const plan = await gpu.allocating('activation buffers', activationBytes, weights.bytes + kvBytes, 'lower maxBatchTokens or maxSequences', () => new TransformerPlan(gpu, config, weights, kvCache, { maxTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences, maxLogitRows: sizes.maxLogitRows }), (made) => made.destroy());
       const blocks = new KvBlockManager(new BlockPool(sizes.kvBlocks), sizes.blockSize);
       const scheduler = new Scheduler({ maxBatchTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences }, blocks);
-      return new Engine(gpu, model.name, config, model.tokenizer, weights, kv, plan, blocks, scheduler);
+      const engine = new Engine(gpu, model.name, config, model.tokenizer, weights, kv, plan, blocks, scheduler);
+      await engine.warmUp();
+      return engine;
     } catch (e) {
       kv?.destroy();
       weights.destroy();
       throw e;
+    }
+  }
+
+  /**
+   * Runs every kernel once (a prefill-sized step through the GEMM, a decode-sized one through the GEMV, greedy and
+   * sampled rows with a penalty): drivers compile pipelines on first use, which would otherwise land in the first
+   * request's TTFT. Not counted in the metrics.
+   */
+  private async warmUp(): Promise<void> {
+    const id = this.nextId++;
+    const length = Math.min(this.config.contextLength, GEMV_MAX_ROWS + 1, this.plan.limits.maxTokens);
+    this.blocks.append(id, 0, length);
+    try {
+      const table = [this.blocks.table(id)];
+      const tokens = Array.from({ length }, (_, i): StepToken => ({ id: 0, position: i, sequence: 0 }));
+      const rows = tokens.length > 1 ? [0, 1] : [0];
+      const sampling: RowSampling[] = rows.map((r) => ({ temperature: r, repetitionPenalty: 1 + r, history: [0] }));
+      await this.plan.run({ tokens, blockTables: table, logitRows: rows }, { kind: 'sample', rows: sampling });
+      await this.plan.run({ tokens: tokens.slice(0, 1), blockTables: table, logitRows: [0] }, { kind: 'sample', rows: sampling.slice(0, 1) });
+    } finally {
+      this.blocks.free(id);
     }
   }
 
@@ -149,7 +173,13 @@ export class Engine {
     };
   }
 
-  /** Latency percentiles, throughput, step counts, preemptions and KV use over everything this engine served. */
+  /** Starts the figures of `summary()` afresh (e.g. before a benchmark); requests in flight are counted when they end. */
+  resetMetrics(): void {
+    this.metrics = new MetricsRecorder();
+    this.blocks.pool.resetPeak();
+  }
+
+  /** Latency percentiles, throughput, step counts, preemptions and KV use since load (or resetMetrics()). */
   summary(): EngineSummary {
     return this.metrics.summary({ blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks, peakBlocksUsed: this.blocks.pool.peakUsed });
   }

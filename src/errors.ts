@@ -1,16 +1,17 @@
 // Every failure a user can cause or meet is one of these classes. Each message names the problem and, where there is
 // one, the remedy, so the CLI can print `message` alone (no stack trace) and a web page can show it as is.
 
-/** Base class: `instanceof GptWebGpuError` tells an expected, explained failure from a bug. */
+/**
+ * Base class: `instanceof GptWebGpuError` tells an expected, explained failure from a bug. Each class spells its
+ * `name` out, because bundlers rename classes and the name is what crosses a worker boundary or reaches a log.
+ */
 export class GptWebGpuError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  override name = 'GptWebGpuError';
 }
 
 /** A safetensors file that breaks the format (header, dtypes, offsets, truncation). */
 export class SafetensorsError extends GptWebGpuError {
+  override name = 'SafetensorsError';
   constructor(
     readonly file: string,
     readonly problem: string,
@@ -21,22 +22,33 @@ export class SafetensorsError extends GptWebGpuError {
 }
 
 /** config.json is missing, not JSON, or describes a model this engine does not run. */
-export class ConfigError extends GptWebGpuError {}
+export class ConfigError extends GptWebGpuError {
+  override name = 'ConfigError';
+}
 
 /** The weights do not match the config (missing tensor, wrong shape, unsupported dtype). */
-export class ModelFormatError extends GptWebGpuError {}
+export class ModelFormatError extends GptWebGpuError {
+  override name = 'ModelFormatError';
+}
 
 /** A tokenizer file is missing or malformed, or text cannot be tokenized. */
-export class TokenizerError extends GptWebGpuError {}
+export class TokenizerError extends GptWebGpuError {
+  override name = 'TokenizerError';
+}
 
 /** No WebGPU here (no navigator.gpu, no Dawn module, no adapter). */
-export class WebGpuUnavailableError extends GptWebGpuError {}
+export class WebGpuUnavailableError extends GptWebGpuError {
+  override name = 'WebGpuUnavailableError';
+}
 
 /** The adapter cannot hold what the model needs (binding size, buffer size, memory). */
-export class GpuLimitError extends GptWebGpuError {}
+export class GpuLimitError extends GptWebGpuError {
+  override name = 'GpuLimitError';
+}
 
 /** WebGPU reported a validation, out-of-memory or internal error: a bug or an exhausted device, never a silent answer. */
 export class GpuError extends GptWebGpuError {
+  override name = 'GpuError';
   constructor(
     readonly kind: 'validation' | 'out-of-memory' | 'internal' | 'unknown',
     message: string,
@@ -47,6 +59,7 @@ export class GpuError extends GptWebGpuError {
 
 /** The GPU could not allocate memory (weights, KV pool, activations); nothing of the failed allocation is left behind. */
 export class OutOfMemoryError extends GpuLimitError {
+  override name = 'OutOfMemoryError';
   constructor(
     readonly what: string,
     readonly bytesNeeded: number,
@@ -65,16 +78,23 @@ function formatMiB(bytes: number): string {
 }
 
 /** The GPU device was lost (driver reset, tab backgrounded, `device.destroy()`); create a new engine. */
-export class DeviceLostError extends GptWebGpuError {}
+export class DeviceLostError extends GptWebGpuError {
+  override name = 'DeviceLostError';
+}
 
 /** A download that failed or was cut short (HTTP error, network error, truncated body, cancelled): names the URL. */
-export class DownloadError extends GptWebGpuError {}
+export class DownloadError extends GptWebGpuError {
+  override name = 'DownloadError';
+}
 
 /** A request that cannot be served as asked: bad token ids, nonsense sampling values, a prompt too long. */
-export class InvalidRequestError extends GptWebGpuError {}
+export class InvalidRequestError extends GptWebGpuError {
+  override name = 'InvalidRequestError';
+}
 
 /** The prompt plus the tokens to generate do not fit the model's context window. */
 export class ContextWindowExceededError extends InvalidRequestError {
+  override name = 'ContextWindowExceededError';
   constructor(
     readonly promptTokens: number,
     readonly maxNewTokens: number,
@@ -89,4 +109,6 @@ export class ContextWindowExceededError extends InvalidRequestError {
 }
 
 /** Command-line usage errors (unknown option, missing value). */
-export class UsageError extends GptWebGpuError {}
+export class UsageError extends GptWebGpuError {
+  override name = 'UsageError';
+}

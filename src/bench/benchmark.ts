@@ -89,8 +89,9 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
   let done = 0;
   const progress = (message: string) => options.onProgress?.(message, done / total);
 
-  // Warm-up: compiles pipelines and touches every buffer once, so the first measurement is not an outlier.
+  // Warm-up (one short request), then the engine's figures start afresh: the record covers the protocol only.
   await engine.generate(randomPrompt(fit(8)), { ...generation, maxNewTokens: 2 }).result;
+  engine.resetMetrics();
 
   const latency: LatencyPoint[] = [];
   for (const requested of protocol.promptLengths) {
@@ -176,7 +177,9 @@ export function displayName(model: string): string {
 export function parseBenchRecord(value: unknown, name = 'record'): BenchRecord {
   const r = value as Partial<BenchRecord> | null;
   if (!r || typeof r !== 'object') throw new Error(`${name} is not a JSON object`);
-  if (r.format !== BENCH_FORMAT) throw new Error(`${name} is not a gpt-webgpu benchmark record (format ${JSON.stringify(r.format)}, expected ${BENCH_FORMAT})`);
+  if (r.format !== BENCH_FORMAT) {
+    throw new Error(`${name} is not a gpt-webgpu benchmark record (${r.format === undefined ? 'it has no "format" field' : `format ${JSON.stringify(r.format)}`}; expected ${BENCH_FORMAT})`);
+  }
   for (const key of ['adapter', 'model', 'protocol', 'latency', 'throughput', 'summary'] as const) {
     if (r[key] === undefined) throw new Error(`${name} has no "${key}"`);
   }

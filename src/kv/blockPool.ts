@@ -41,6 +41,11 @@ export class BlockPool {
     return this.peak;
   }
 
+  /** Starts peak tracking again from the blocks held now. */
+  resetPeak(): void {
+    this.peak = this.used;
+  }
+
   /** Registered blocks (held or evictable). */
   get cachedCount(): number {
     return this.keyOf.size;

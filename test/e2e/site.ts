@@ -66,16 +66,12 @@ export async function serveSite(root: string, mounts: Record<string, string> = {
   return site;
 }
 
-/** Passes bytes on at about `bytesPerSecond`, in slices of 1/20 s. */
+/** Passes bytes on at about `bytesPerSecond`: each chunk, then a pause as long as the chunk takes at that rate. */
 function slow(bytesPerSecond: number): Transform {
-  const slice = Math.max(1, Math.floor(bytesPerSecond / 20));
   return new Transform({
-    async transform(chunk: Buffer, _encoding, done) {
-      for (let at = 0; at < chunk.length; at += slice) {
-        this.push(chunk.subarray(at, at + slice));
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      done();
+    transform(chunk: Buffer, _encoding, done) {
+      this.push(chunk);
+      setTimeout(done, (chunk.length / bytesPerSecond) * 1000);
     },
   });
 }

@@ -1,0 +1,78 @@
+// Numbers as people read them: decimal units (MB, like the Hub and the browser's download bar), ms with two or three
+// significant digits, a dash for a figure that does not exist yet.
+
+const DASH = '–';
+
+export function bytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return DASH;
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (Math.abs(n) >= 1000 && i < units.length - 1) {
+    n /= 1000;
+    i++;
+  }
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${units[i]}`;
+}
+
+/** Binary units, for WebGPU limits (which are powers of two). */
+export function binaryBytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return DASH;
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
+}
+
+export function rate(bytesPerSecond: number): string {
+  return bytesPerSecond > 0 ? `${bytes(bytesPerSecond)}/s` : DASH;
+}
+
+/** "81.2 ms", "4.31 ms", "1234 ms". */
+export function ms(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return DASH;
+  return `${value.toFixed(value < 10 ? 2 : value < 1000 ? 1 : 0)} ms`;
+}
+
+export function seconds(valueMs: number): string {
+  return `${(valueMs / 1000).toFixed(valueMs < 10_000 ? 1 : 0)} s`;
+}
+
+export function perSecond(value: number | undefined, unit = 'tok/s'): string {
+  if (value === undefined || !Number.isFinite(value) || value <= 0) return DASH;
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${unit}`;
+}
+
+export function percent(fraction: number): string {
+  return `${Math.floor(Math.max(0, Math.min(1, fraction)) * 100)} %`;
+}
+
+/** 124M, 1.5B: parameters from f32 weight bytes (the engine keeps every weight as f32 on the GPU). */
+export function params(weightBytes: number): string {
+  const n = weightBytes / 4;
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${Math.round(n / 1e6)}M`;
+}
+
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** Percentile (0–100) by linear interpolation, as the engine computes them. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (p / 100) * (sorted.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+}
+
+/** The last part of a model name that is a path or URL ("…/models/gpt2-shakespeare/" → "gpt2-shakespeare"). */
+export function shortModelName(name: string): string {
+  const hub = /\/\/[^/]+\/([\w.-]+\/[\w.-]+)\/resolve\//.exec(name);
+  if (hub) return hub[1];
+  const parts = name.split(/[\\/]/).filter(Boolean);
+  return parts[parts.length - 1] ?? name;
+}
