@@ -55,7 +55,8 @@ export class App {
   showError(error: unknown): void {
     const { title, message, hint } = explain(error);
     setText($('#error-title'), title);
-    setText($('#error-message'), message.charAt(0).toUpperCase() + message.slice(1));
+    // Sentence case, unless the message starts with a name that must keep its case (a URL, a file, an identifier).
+    setText($('#error-message'), /^[a-z]+[ ,]/.test(message) ? message.charAt(0).toUpperCase() + message.slice(1) : message);
     const hintElement = $('#error-hint');
     hintElement.hidden = !hint;
     setText(hintElement, hint ?? '');

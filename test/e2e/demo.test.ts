@@ -40,6 +40,7 @@ beforeAll(async () => {
     'test-org/shakespeare/resolve/main': MODEL,
     'test-org/cancelled/resolve/main': MODEL,
     'test-org/huge/resolve/main': work,
+    'test-org/flaky/resolve/main': MODEL,
   });
   browser = await launchChromium();
 }, 180_000);
@@ -294,6 +295,31 @@ describe('errors a person can meet', () => {
     await screenshot(page, '12-error-model-too-big');
     await page.close();
   }, 30_000);
+
+  it.each([
+    ['an HTTP 500', 'http500', /HTTP 500/],
+    ['a body cut off half-way', 'truncate', /download of .*model\.safetensors.*failed|truncated/],
+  ] as const)('%s says so in the page, leaves nothing in the cache, and a retry works', async (_what, kind, message) => {
+    server.fault = { pattern: /\/test-org\/flaky\/.*\.safetensors$/, kind };
+    const { page } = await open({ model: 'test-org/flaky', hub: server.url, prompt: PROMPT, greedy: '1', maxNewTokens: '6' });
+    try {
+      expect(await waitForStatus(page, '^(error|ready)', 60_000)).toMatch(message);
+      expect(await text(page, 'error')).toContain('could not be downloaded');
+      const cachedWeights = () => page.evaluate(async () => (await (await caches.open('gpt-webgpu-models')).keys()).filter((r) => r.url.includes('/flaky/') && r.url.endsWith('.safetensors')).length);
+      expect(await cachedWeights()).toBe(0);
+      server.fault = undefined;
+      await page.click('[data-testid=load]');
+      expect(await waitForStatus(page, '^(error|ready)', 60_000)).toBe('ready');
+      expect(await cachedWeights()).toBe(1);
+      await page.click('[data-testid=generate]');
+      expect(await waitForStatus(page, '^(done|error)')).toBe('done');
+      expect(WANT.startsWith(await text(page, 'output'))).toBe(true);
+      await page.evaluate(async () => caches.delete('gpt-webgpu-models'));
+    } finally {
+      server.fault = undefined;
+      await page.close();
+    }
+  }, 120_000);
 
   it('says so when a model does not exist', async () => {
     const { page } = await open({ model: 'test-org/missing', hub: server.url });

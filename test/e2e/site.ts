@@ -30,6 +30,8 @@ export interface SiteServer {
   requests: LoggedRequest[];
   /** Bytes per second for responses whose path matches `pattern` (undefined: full speed). */
   throttle: { pattern: RegExp; bytesPerSecond: number } | undefined;
+  /** A failure for GETs whose path matches `pattern`: HTTP 500, or a body cut off half-way (with the full Content-Length). */
+  fault: { pattern: RegExp; kind: 'http500' | 'truncate' } | undefined;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function serveSite(root: string, mounts: Record<string, string> = {
     url: '',
     requests: [],
     throttle: undefined,
+    fault: undefined,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -48,6 +51,12 @@ export async function serveSite(root: string, mounts: Record<string, string> = {
   };
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const fault = req.method === 'GET' && site.fault?.pattern.test(path) ? site.fault.kind : undefined;
+    if (fault === 'http500') {
+      site.requests.push({ method: 'GET', path, status: 500 });
+      res.writeHead(500, 'Internal Server Error').end('injected failure');
+      return;
+    }
     const upstream = httpRequest(new URL(req.url ?? '/', backend.url), { method: req.method, headers: req.headers }, (up: IncomingMessage) => {
       site.requests.push({ method: req.method ?? 'GET', path, status: up.statusCode ?? 0, ...(req.headers.range ? { range: req.headers.range } : {}) });
       const headers = { ...up.headers };
@@ -55,6 +64,18 @@ export async function serveSite(root: string, mounts: Record<string, string> = {
       if (EXTRA_TYPES[ext]) headers['content-type'] = EXTRA_TYPES[ext];
       res.writeHead(up.statusCode ?? 502, headers);
       const throttle = site.throttle && site.throttle.pattern.test(path) ? site.throttle.bytesPerSecond : undefined;
+      if (fault === 'truncate') {
+        // Half of the body, then the connection drops: the client sees fewer bytes than Content-Length promised.
+        const half = Number(up.headers['content-length'] ?? 0) >> 1;
+        let sent = 0;
+        up.on('data', (chunk: Buffer) => {
+          if (sent >= half) return;
+          const piece = chunk.subarray(0, half - sent);
+          sent += piece.length;
+          res.write(piece, () => sent >= half && res.destroy());
+        });
+        return;
+      }
       (throttle ? up.pipe(slow(throttle)) : up).pipe(res);
       res.on('close', () => up.destroy());
     });
