@@ -59,20 +59,5 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-/** Percentile (0–100) by linear interpolation, as the engine computes them. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
-}
-
-/** The last part of a model name that is a path or URL ("…/models/gpt2-shakespeare/" → "gpt2-shakespeare"). */
-export function shortModelName(name: string): string {
-  const hub = /\/\/[^/]+\/([\w.-]+\/[\w.-]+)\/resolve\//.exec(name);
-  if (hub) return hub[1];
-  const parts = name.split(/[\\/]/).filter(Boolean);
-  return parts[parts.length - 1] ?? name;
-}
+// Percentiles and model names come from the library, so the page, the CLI and the records agree.
+export { percentile, displayName as shortModelName } from '../src/index.ts';
