@@ -1,7 +1,8 @@
 // Matrix-vector product for decode (few rows): y = x · wᵀ (+ bias), y[m, n] = Σ_k x[m, k] · w[n, k] + bias[n].
 // Layout: x (M, K), w (N, K), bias (N), y (M, N); row-major. Meant for M ≤ 8 (one new token per running sequence).
 // Mapping: one thread per output column n, 64 columns per workgroup; rows are taken four at a time so each weight is
-//   read once per four rows. Variant VEC4 (K a multiple of 4) loads w and x four floats at a time.
+//   read once per four rows. Variant VEC4 (K a multiple of 4) loads w and x four floats at a time. Variant W_F16: w
+//   holds f16 values packed two per u32 (see matmul.wgsl), four of them in a vec2<u32> for VEC4.
 // Reduction order: identical to matmul.wgsl (one thread's sequential fma chain over k = 0 … K-1, then + bias), which is
 //   what makes decode bit-identical to prefill for the same row; the vec4 loads keep that order (x, y, z, w in turn).
 // Hazards: N not a multiple of 64 (threads past N return); any M, any K.
@@ -25,7 +26,26 @@ const LANES: u32 = 1u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<Chunk>;        // (M, K)
+#if ${W_F16}
+#if ${VEC4}
+@group(0) @binding(2) var<storage, read> w: array<vec2<u32>>;    // (N, K) f16, four per vec2<u32>
+fn load_w(c: u32) -> Chunk {
+  let words = w[c];
+  return vec4<f32>(unpack2x16float(words.x), unpack2x16float(words.y));
+}
+#else
+@group(0) @binding(2) var<storage, read> w: array<u32>;          // (N, K) f16, two per word
+fn load_w(c: u32) -> Chunk {
+  let pair = unpack2x16float(w[c >> 1u]);
+  return select(pair.x, pair.y, (c & 1u) == 1u);
+}
+#endif
+#else
 @group(0) @binding(2) var<storage, read> w: array<Chunk>;        // (N, K)
+fn load_w(c: u32) -> Chunk {
+  return w[c];
+}
+#endif
 #if ${HAS_BIAS}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // (N)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;    // (M, N)
@@ -53,7 +73,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let rows = min(ROWS, p.M - m0);
     var acc: array<f32, ROWS>;
     for (var k = 0u; k < chunks; k = k + 1u) {
-      let wv = w[w_row + k];
+      let wv = load_w(w_row + k);
       for (var i = 0u; i < rows; i = i + 1u) {
         acc[i] = accumulate(acc[i], x[(m0 + i) * chunks + k], wv);
       }

@@ -6,6 +6,9 @@
 // Reduction order (the batch-invariance contract shared with gemv.wgsl): every output is ONE thread's sequential
 //   fma chain over k = 0, 1, …, K-1, then + bias. It never depends on M or on which kernel ran, so a row gives
 //   bit-identical results alone, in a batch, or through the GEMV path. Padding past K adds fma(0, 0, acc) = acc.
+// Variant W_F16: w holds f16 values packed two per u32 (element i in the low half of word i/2 when i is even, the
+//   high half when odd), unpacked with unpack2x16float: half the bytes, no `shader-f16` needed. The unpacked f32 values
+//   are exact, so the reduction is the same as with f32 weights holding those values.
 // Hazards: sizes need not be multiples of the tile; out-of-range loads read as 0 and out-of-range stores are skipped.
 
 struct Params {
@@ -20,7 +23,18 @@ const PER_THREAD: u32 = 4u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;          // (M, K)
+#if ${W_F16}
+@group(0) @binding(2) var<storage, read> w: array<u32>;          // (N, K) f16, two per word
+fn load_w(i: u32) -> f32 {
+  let pair = unpack2x16float(w[i >> 1u]);
+  return select(pair.x, pair.y, (i & 1u) == 1u);
+}
+#else
 @group(0) @binding(2) var<storage, read> w: array<f32>;          // (N, K)
+fn load_w(i: u32) -> f32 {
+  return w[i];
+}
+#endif
 #if ${HAS_BIAS}
 @group(0) @binding(3) var<storage, read> bias: array<f32>;       // (N)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;    // (M, N)
@@ -51,7 +65,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       x_tile[r][kk] = xv;
       var wv = 0.0;
       if (col0 + r < p.N && k < p.K) {
-        wv = w[(col0 + r) * p.K + k];
+        wv = load_w((col0 + r) * p.K + k);
       }
       w_tile[r][kk] = wv;
     }

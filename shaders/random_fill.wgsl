@@ -1,10 +1,11 @@
 // Fills a buffer with deterministic pseudo-random values, for random-weight benchmark models built on the GPU (a
 // 1.5B-parameter model never has to exist in CPU memory): out[i] = center + spread · (2u − 1), u ∈ [0, 1) from a
 // PCG hash of (seed, i). Uniform noise of spread a has standard deviation a/√3.
-// Layout: out (N) f32. Mapping: 64 threads per workgroup over a 2D grid (x · 64 · 65535 would overflow one axis).
+// Layout: out (N) f32, or with F16 (N) f16 packed two per u32 (each thread writes one word). Mapping: 64 threads per
+//   workgroup over a 2D grid (x · 64 · 65535 would overflow one axis).
 
 struct Params {
-  count: u32,   // N
+  count: u32,   // N (words when F16)
   seed: u32,
   center: f32,
   spread: f32,
@@ -12,7 +13,16 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+#if ${F16}
+@group(0) @binding(1) var<storage, read_write> out: array<u32>;  // (N) words of two f16
+#else
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;  // (N)
+#endif
+
+fn value(i: u32) -> f32 {
+  let u = f32(pcg(pcg(i) ^ p.seed) >> 8u) / 16777216.0;
+  return p.center + p.spread * (2.0 * u - 1.0);
+}
 
 fn pcg(v: u32) -> u32 {
   let state = v * 747796405u + 2891336453u;
@@ -26,6 +36,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (i >= p.count) {
     return;
   }
-  let u = f32(pcg(pcg(i) ^ p.seed) >> 8u) / 16777216.0;
-  out[i] = p.center + p.spread * (2.0 * u - 1.0);
+#if ${F16}
+  out[i] = pack2x16float(vec2<f32>(value(2u * i), value(2u * i + 1u)));
+#else
+  out[i] = value(i);
+#endif
 }

@@ -5,7 +5,7 @@ import { ContextWindowExceededError, GpuLimitError, InvalidRequestError, Tokeniz
 import { formatBytes } from './gpu/buffers.ts';
 import type { AdapterSummary, GpuContext } from './gpu/context.ts';
 import { parseConfigText, type ModelConfig } from './io/config.ts';
-import { loadWeights, TensorIndex, type LoadProgress, type ModelWeights } from './io/checkpoint.ts';
+import { loadWeights, matricesStoredF16, planCheckpoint, TensorIndex, type LoadProgress, type MatrixFormat, type ModelWeights } from './io/checkpoint.ts';
 import type { ModelFiles } from './io/modelFiles.ts';
 import { BlockPool, blocksFor } from './kv/blockPool.ts';
 import { KvBlockManager } from './kv/blockManager.ts';
@@ -33,6 +33,12 @@ export interface EngineOptions {
   maxSequences?: number;
   /** Called as weights stream to the GPU. */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * How weight matrices sit on the GPU: "f32", or "f16" packed two per u32 (half the memory and bandwidth; f32 math).
+   * "auto" (the default) picks f16 when the checkpoint stores them in F16, which loses nothing, or when f32 would
+   * not fit the adapter; f32 otherwise.
+   */
+  weightFormat?: 'auto' | MatrixFormat;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -57,8 +63,10 @@ export interface EngineInfo {
   model: string;
   family: ModelConfig['family'];
   adapter: AdapterSummary;
-  /** Storage dtype of the checkpoint ("F32", "F16", "BF16"); weights are f32 on the GPU. */
+  /** Storage dtype of the checkpoint ("F32", "F16", "BF16"). */
   dtype: string;
+  /** How the weight matrices sit on the GPU: "f32", or "f16" packed two per u32. */
+  weightFormat: MatrixFormat;
   weightBytes: number;
   kvBytes: number;
   kv: { blockSize: number; totalBlocks: number };
@@ -100,13 +108,20 @@ export class Engine {
   static async load(gpu: GpuContext, files: ModelFiles, options: EngineOptions = {}): Promise<Engine> {
     const config = parseConfigText(await files.text('config.json'), `${files.name}/config.json`);
     const tokenizer = await loadTokenizer(files);
-    // Before any weight is downloaded: a model that cannot fit this adapter's limits fails now, with the reason.
-    checkAdapterLimits(gpu, config, files.name, engineSizes(config, options));
+    const requested = options.weightFormat ?? 'auto';
+    if (!['auto', 'f32', 'f16'].includes(requested)) throw new InvalidRequestError(`weightFormat must be "auto", "f32" or "f16", got ${JSON.stringify(requested)}`);
+    const sizes = engineSizes(config, options);
+    // Before any weight is downloaded: a model that cannot fit this adapter's limits in the most compact format it may
+    // use fails now, with the reason.
+    checkAdapterLimits(gpu, config, files.name, sizes, requested === 'f32' ? 'f32' : 'f16');
     const index = await TensorIndex.open(files);
     let weights: ModelWeights;
     try {
+      // auto: f16 when the checkpoint stores its matrices in F16 (lossless), or when f32 would not fit the adapter.
+      const format = requested !== 'auto' ? requested : matricesStoredF16(planCheckpoint(config, index), index) || !fitsAdapter(gpu, config, sizes, 'f32') ? 'f16' : 'f32';
+      checkAdapterLimits(gpu, config, files.name, sizes, format);
       const bytes = 4 * [...index.names()].reduce((n, name) => n + index.get(name).info.shape.reduce((a, b) => a * b, 1), 0);
-      weights = await gpu.allocating('the model weights', bytes, 0, 'choose a smaller model, or close other GPU work', () => loadWeights(gpu, config, index, options.onProgress), (w) => w.destroy());
+      weights = await gpu.allocating('the model weights', bytes, 0, 'choose a smaller model, or close other GPU work', () => loadWeights(gpu, config, index, format, options.onProgress), (w) => w.destroy());
     } finally {
       await index.close();
     }
@@ -119,7 +134,7 @@ export class Engine {
     const sizes = engineSizes(config, options);
     let kv: PagedKvCache | undefined;
     try {
-      checkAdapterLimits(gpu, config, model.name, sizes);
+      checkAdapterLimits(gpu, config, model.name, sizes, weights.matrixFormat);
       const kvBytes = 2 * config.numLayers * sizes.kvBlocks * sizes.blockSize * config.hiddenSize * 4;
       kv = await gpu.allocating('the KV pool', kvBytes, weights.bytes, 'lower kvBlocks or kvMemoryBytes', () => new PagedKvCache(gpu, { numLayers: config.numLayers, channels: config.hiddenSize, numBlocks: sizes.kvBlocks, blockSize: sizes.blockSize }), (made) => made.destroy());
       const kvCache = kv;
@@ -165,6 +180,7 @@ export class Engine {
       family: this.config.family,
       adapter: this.gpu.adapter,
       dtype: this.weights.sourceDtype,
+      weightFormat: this.weights.matrixFormat,
       weightBytes: this.weights.bytes,
       kvBytes: this.kv.bytes,
       kv: { blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks },
@@ -438,18 +454,28 @@ function engineSizes(config: ModelConfig, options: EngineOptions): EngineSizes {
   return { blockSize, maxSequences, maxBatchTokens, maxLogitRows, kvBlocks };
 }
 
-/** The largest buffers the engine will create for this model, checked against the adapter's limits. */
-function checkAdapterLimits(gpu: GpuContext, config: ModelConfig, model: string, o: EngineSizes): void {
+/** The largest buffers the engine will create for this model, with the remedy for each. */
+function largestBuffers(config: ModelConfig, o: EngineSizes, format: MatrixFormat): [string, number, string][] {
   const { vocabSize: V, hiddenSize: C, intermediateSize: I } = config;
-  const binding = gpu.limits.maxStorageBufferBindingSize;
-  const buffers: [string, number, string][] = [
-    ['the token embedding (vocabulary × width, f32)', V * C * 4, 'choose a smaller model, or a GPU and browser with larger limits'],
-    ['an MLP weight (f32)', I * C * 4, 'choose a smaller model, or a GPU and browser with larger limits'],
+  const matrix = format === 'f16' ? 2 : 4;
+  const bigger = 'choose a smaller model, or a GPU and browser with larger limits';
+  return [
+    [`the token embedding (vocabulary × width, ${format})`, V * C * matrix, bigger],
+    [`an MLP weight (${format})`, I * C * matrix, bigger],
     ['the MLP activations of one prefill step', o.maxBatchTokens * I * 4, 'lower maxBatchTokens'],
     ['the logits of one output pass', o.maxLogitRows * V * 4, 'lower maxSequences or maxBatchTokens'],
     ['one layer of the KV pool', o.kvBlocks * o.blockSize * C * 4, 'lower kvBlocks (or kvMemoryBytes)'],
   ];
-  for (const [what, bytes, remedy] of buffers) {
+}
+
+function fitsAdapter(gpu: GpuContext, config: ModelConfig, o: EngineSizes, format: MatrixFormat): boolean {
+  return largestBuffers(config, o, format).every(([, bytes]) => bytes <= gpu.limits.maxStorageBufferBindingSize);
+}
+
+/** Refuses, with the reason, a model whose buffers would exceed the adapter's storage-binding limit. */
+function checkAdapterLimits(gpu: GpuContext, config: ModelConfig, model: string, o: EngineSizes, format: MatrixFormat): void {
+  const binding = gpu.limits.maxStorageBufferBindingSize;
+  for (const [what, bytes, remedy] of largestBuffers(config, o, format)) {
     if (bytes > binding) {
       throw new GpuLimitError(
         `${model} needs ${formatBytes(bytes)} for ${what}, over this adapter's maxStorageBufferBindingSize of ${formatBytes(binding)} ` +

@@ -32,7 +32,10 @@ export async function loadEngine(options: NodeEngineOptions = {}): Promise<Engin
   try {
     if (!files) {
       const config = randomModelConfig(model);
-      return await Engine.fromWeights(gpu, { name: model, config, weights: await randomWeights(gpu, config) }, options);
+      // auto: f32 where the adapter's bindings hold the embedding, f16 where they do not (the software path).
+      const fitsF32 = config.vocabSize * config.hiddenSize * 4 <= gpu.limits.maxStorageBufferBindingSize;
+      const format = options.weightFormat === 'f16' || (options.weightFormat !== 'f32' && !fitsF32) ? 'f16' : 'f32';
+      return await Engine.fromWeights(gpu, { name: model, config, weights: await randomWeights(gpu, config, 1, format) }, options);
     }
     return await Engine.load(gpu, files, options);
   } catch (e) {

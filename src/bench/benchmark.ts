@@ -57,7 +57,7 @@ export interface BenchRecord {
   label: string;
   environment: { runtime: 'node' | 'browser'; userAgent?: string; nodeVersion?: string; platform?: string };
   adapter: AdapterSummary & { features: string[]; limits: Record<string, number> };
-  model: { name: string; family: string; layers: number; hidden: number; heads: number; vocab: number; contextLength: number; dtype: string; weightBytes: number; kvBytes: number };
+  model: { name: string; family: string; layers: number; hidden: number; heads: number; vocab: number; contextLength: number; dtype: string; weightFormat: string; weightBytes: number; kvBytes: number };
   protocol: BenchProtocol;
   latency: LatencyPoint[];
   throughput: ConcurrencyPoint[];
@@ -153,6 +153,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
       vocab: engine.config.vocabSize,
       contextLength: context,
       dtype: info.dtype,
+      weightFormat: info.weightFormat,
       weightBytes: info.weightBytes,
       kvBytes: info.kvBytes,
     },

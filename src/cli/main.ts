@@ -33,6 +33,7 @@ options for every command:
   --kv-blocks N        KV-cache blocks (default: 256 MiB worth, at most --max-sequences full contexts)
   --max-batch-tokens N most prompt tokens per prefill step (default 256)
   --max-sequences N    most requests running at once (default 16)
+  --weights F          weight matrices on the GPU: auto (default: f16 when the checkpoint stores F16), f32, f16
   --debug              show stack traces`;
 
 const OPTIONS = {
@@ -52,6 +53,7 @@ const OPTIONS = {
   'repetition-penalty': { type: 'string' },
   stop: { type: 'string', multiple: true },
   'max-sequences': { type: 'string' },
+  weights: { type: 'string' },
   json: { type: 'boolean' },
   backend: { type: 'string' },
   'block-size': { type: 'string' },
@@ -95,6 +97,8 @@ function parseIds(list: string, option = 'ids'): number[] {
 async function openEngine(values: Values): Promise<Engine> {
   const backend = (values.backend ?? 'auto') as NodeBackend;
   if (!['auto', 'hardware', 'software'].includes(backend)) throw new UsageError(`--backend must be auto, hardware or software, got ${JSON.stringify(backend)}`);
+  const weightFormat = (values.weights ?? 'auto') as 'auto' | 'f32' | 'f16';
+  if (!['auto', 'f32', 'f16'].includes(weightFormat)) throw new UsageError(`--weights must be auto, f32 or f16, got ${JSON.stringify(weightFormat)}`);
   return loadEngine({
     model: values.model,
     backend,
@@ -102,6 +106,7 @@ async function openEngine(values: Values): Promise<Engine> {
     kvBlocks: number(values, 'kv-blocks', 'int'),
     maxBatchTokens: number(values, 'max-batch-tokens', 'int'),
     maxSequences: number(values, 'max-sequences', 'int'),
+    weightFormat,
   });
 }
 

@@ -13,9 +13,9 @@ import { ModelFormatError } from '../errors.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer, UPLOAD_CHUNK_BYTES, writeChunked } from '../gpu/buffers.ts';
 import type { ModelConfig } from './config.ts';
-import { decodeToFloat32, isFloatDtype } from './dtype.ts';
+import { decodeToFloat32, encodeFloats, isFloatDtype } from './dtype.ts';
 import type { ModelFiles } from './modelFiles.ts';
-import { SafetensorsFile, type TensorInfo } from './safetensors.ts';
+import { SafetensorsFile, type Dtype, type TensorInfo } from './safetensors.ts';
 
 export interface NormWeights {
   weight: GPUBuffer; // (C)
@@ -44,9 +44,19 @@ export interface ModelWeights {
   lmHead: GPUBuffer; // (V, C); the same buffer as tokenEmbedding when tied
   /** Bytes of weights on the GPU. */
   bytes: number;
-  /** Storage dtype(s) of the checkpoint's weights, e.g. "F16" (weights are f32 on the GPU either way). */
+  /** Storage dtype(s) of the checkpoint's weights, e.g. "F16". */
   sourceDtype: string;
+  /** How the matrices (embeddings, linear weights, LM head) sit on the GPU: f32, or f16 packed two per u32. Norms and
+   *  biases are always f32. */
+  matrixFormat: MatrixFormat;
   destroy(): void;
+}
+
+export type MatrixFormat = 'f32' | 'f16';
+
+/** Engine tensors stored in the matrix format (the rest, norms and biases, are small and stay f32). */
+export function isMatrix(name: string): boolean {
+  return /^(embed\.(tokens|positions)|lmHead|layers\.\d+\.(qkv|attnOut|mlpUp|mlpDown)\.weight)$/.test(name);
 }
 
 export interface LoadProgress {
@@ -223,7 +233,12 @@ export function planCheckpoint(config: ModelConfig, index: TensorIndex): Map<str
   return plan;
 }
 
-export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: TensorIndex, onProgress?: (p: LoadProgress) => void): Promise<ModelWeights> {
+/** Whether every matrix of the checkpoint is stored F16 (so packing it as f16 on the GPU loses nothing). */
+export function matricesStoredF16(plan: Map<string, Recipe>, index: TensorIndex): boolean {
+  return [...plan].every(([name, r]) => !isMatrix(name) || index.get(r.source).info.dtype === 'F16');
+}
+
+export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: TensorIndex, format: MatrixFormat, onProgress?: (p: LoadProgress) => void): Promise<ModelWeights> {
   const plan = planCheckpoint(config, index);
   const totalBytes = [...plan.values()].reduce((n, r) => n + index.get(r.source).info.byteLength, 0);
   let loadedBytes = 0;
@@ -236,7 +251,7 @@ export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: T
   });
   try {
     for (const [name, recipe] of inFileOrder) {
-      buffers.set(name, await uploadTensor(gpu, config, index, name, recipe, (bytes) => {
+      buffers.set(name, await uploadTensor(gpu, config, index, name, recipe, format === 'f16' && isMatrix(name), (bytes) => {
         loadedBytes += bytes;
         onProgress?.({ tensor: recipe.source, loadedBytes, totalBytes });
       }));
@@ -263,27 +278,32 @@ export async function loadWeights(gpu: GpuContext, config: ModelConfig, index: T
     lmHead: buffers.get('lmHead') ?? get('embed.tokens'),
     bytes: [...buffers.values()].reduce((n, b) => n + b.size, 0),
     sourceDtype: [...new Set([...plan.values()].map((r) => index.get(r.source).info.dtype))].sort().join('+'),
+    matrixFormat: format,
     destroy: destroyAll,
   };
 }
 
-async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorIndex, name: string, recipe: Recipe, progress: (bytes: number) => void): Promise<GPUBuffer> {
+async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorIndex, name: string, recipe: Recipe, packF16: boolean, progress: (bytes: number) => void): Promise<GPUBuffer> {
   const { file, info } = index.get(recipe.source);
   const elements = recipe.shape.reduce((a, b) => a * b, 1);
-  const buffer = createStorageBuffer(gpu, `${name} (${recipe.source})`, elements * 4);
+  // f16 packs two values per u32: the buffer rounds up to whole words.
+  const buffer = createStorageBuffer(gpu, `${name} (${recipe.source})`, packF16 ? Math.ceil(elements / 2) * 4 : elements * 4);
+  const convert = (bytes: Uint8Array) => (packF16 ? toHalfBits(info.dtype, bytes) : decodeToFloat32(info.dtype, bytes));
+  const targetBytesPerElement = packF16 ? 2 : 4;
   try {
     if (recipe.transform === 'none') {
-      // Stream: each chunk is decoded to f32 and written at its place; the tensor is never whole in memory.
+      // Stream: each chunk is converted and written at its place; the tensor is never whole in memory. Chunks hold a
+      // multiple of 4 elements, so every write lands on a 4-byte boundary as writeBuffer requires.
       const sourceBytesPerElement = info.byteLength / Math.max(1, elements);
-      const maxSourceBytes = Math.floor(UPLOAD_CHUNK_BYTES / 4) * sourceBytesPerElement;
+      const maxSourceBytes = Math.floor(UPLOAD_CHUNK_BYTES / 16) * 4 * sourceBytesPerElement;
       for await (const { offset, bytes } of file.chunks(info.name, maxSourceBytes)) {
-        writeChunked(gpu, buffer, (offset / sourceBytesPerElement) * 4, decodeToFloat32(info.dtype, bytes));
+        writeChunked(gpu, buffer, (offset / sourceBytesPerElement) * targetBytesPerElement, padToWords(convert(bytes)));
         progress(bytes.byteLength);
       }
     } else {
-      const values = decodeToFloat32(info.dtype, await file.read(info.name));
+      const values = convert(await file.read(info.name));
       const arranged = recipe.transform === 'transpose' ? transpose(values, recipe.shape[0], recipe.shape[1]) : regroupNeoxQkv(values, config.numHeads, config.headDim, recipe.shape.length === 2 ? recipe.shape[1] : 1);
-      writeChunked(gpu, buffer, 0, arranged);
+      writeChunked(gpu, buffer, 0, padToWords(arranged));
       progress(info.byteLength);
     }
   } catch (e) {
@@ -293,9 +313,30 @@ async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorI
   return buffer;
 }
 
+/** IEEE half-precision bit patterns of a float tensor: F16 as stored (no conversion), others rounded to nearest even. */
+function toHalfBits(dtype: Dtype, bytes: Uint8Array): Uint16Array {
+  if (dtype === 'F16') {
+    const copy = bytes.slice();
+    return new Uint16Array(copy.buffer, 0, copy.byteLength / 2);
+  }
+  const halves = encodeFloats('F16', decodeToFloat32(dtype, bytes));
+  return new Uint16Array(halves.buffer, halves.byteOffset, halves.byteLength / 2);
+}
+
+/** The bytes of `values`, zero-padded to a multiple of 4 (an odd number of f16 values ends half-way through a word). */
+function padToWords(values: Float32Array | Uint16Array): Uint8Array {
+  const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  if (bytes.byteLength % 4 === 0) return bytes;
+  const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+  padded.set(bytes);
+  return padded;
+}
+
+type Elements = Float32Array | Uint16Array;
+
 /** (rows, cols) → (cols, rows). */
-export function transpose(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
+export function transpose<T extends Elements>(values: T, rows: number, cols: number): T {
+  const out = emptyLike(values);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c];
   return out;
 }
@@ -305,8 +346,8 @@ export function transpose(values: Float32Array, rows: number, cols: number): Flo
  * The engine wants part-major rows, (part·H + h)·D + d, so q, k and v each form one contiguous (C, ·) block.
  * `width` is the row length (C for the weight, 1 for the bias).
  */
-export function regroupNeoxQkv(values: Float32Array, numHeads: number, headDim: number, width: number): Float32Array {
-  const out = new Float32Array(values.length);
+export function regroupNeoxQkv<T extends Elements>(values: T, numHeads: number, headDim: number, width: number): T {
+  const out = emptyLike(values);
   for (let h = 0; h < numHeads; h++) {
     for (let part = 0; part < 3; part++) {
       const from = (h * 3 + part) * headDim * width;
@@ -315,4 +356,8 @@ export function regroupNeoxQkv(values: Float32Array, numHeads: number, headDim: 
     }
   }
   return out;
+}
+
+function emptyLike<T extends Elements>(values: T): T {
+  return (values instanceof Float32Array ? new Float32Array(values.length) : new Uint16Array(values.length)) as T;
 }

@@ -11,10 +11,12 @@ export interface EmbeddingArgs {
   channels: number; // C
   vocab: number; // V
   positions: number; // P (rows of wpe; 1 when there is none)
+  /** The tables hold f16 packed two per u32. */
+  tablesF16?: boolean;
 }
 
 export function embedding(gpu: GpuContext, label: string, a: EmbeddingArgs): KernelCall {
-  const pipeline = computePipeline(gpu, 'embedding', template, { LEARNED_POSITIONS: a.wpe !== undefined });
+  const pipeline = computePipeline(gpu, 'embedding', template, { LEARNED_POSITIONS: a.wpe !== undefined, W_F16: a.tablesF16 === true });
   const buffers = a.wpe ? [a.tokens, a.wte, a.wpe, a.x] : [a.tokens, a.wte, a.x];
   return new KernelCall(gpu, label, pipeline, buffers, (rows) => ({
     params: new Params().u32(rows).u32(a.channels).u32(a.vocab).u32(a.positions),

@@ -10,11 +10,12 @@ export const GEMV_MAX_ROWS = 8;
 
 export interface LinearArgs {
   x: GPUBuffer; // (M, K)
-  w: GPUBuffer; // (N, K)
+  w: GPUBuffer; // (N, K): f32, or f16 packed two per u32 when weightF16
   bias?: GPUBuffer; // (N)
   y: GPUBuffer; // (M, N)
   inFeatures: number; // K
   outFeatures: number; // N
+  weightF16?: boolean;
 }
 
 /** A linear layer call site; `encode(pass, M)` picks GEMV or GEMM for M rows. */
@@ -23,7 +24,7 @@ export class LinearCall {
   private readonly gemv: KernelCall;
 
   constructor(gpu: GpuContext, label: string, a: LinearArgs) {
-    const defines = { HAS_BIAS: a.bias !== undefined };
+    const defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
     const buffers = a.bias ? [a.x, a.w, a.bias, a.y] : [a.x, a.w, a.y];
     const params = (rows: number) => new Params().u32(rows).u32(a.outFeatures).u32(a.inFeatures);
     this.gemm = new KernelCall(gpu, `${label} (gemm)`, computePipeline(gpu, 'matmul', gemmTemplate, defines), buffers, (rows): DispatchPlan => ({

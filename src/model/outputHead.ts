@@ -79,7 +79,7 @@ export class OutputHead {
       this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: R * 4 + R * V * 4, usage: MAP_READ | COPY_DST }));
       const eps = config.layerNormEps;
       this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
-      this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V }));
+      this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));
       this.penaltyCall = own(repetitionPenalty(gpu, 'repetition penalty', { logits: this.logits, history: this.history, offsets: this.historyOffsets, penalty: this.penalty, vocab: V }));
       this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
       this.softmaxCall = own(softmax(gpu, 'softmax', { logits: this.logits, invTemperature: this.invTemperature, probs: this.probs, vocab: V }));

@@ -3,7 +3,7 @@
 // weights and embeddings, LayerNorm gains near 1): never zeros, so no kernel can take a shortcut.
 import template from '../../shaders/random_fill.wgsl?raw';
 import type { ModelConfig } from '../io/config.ts';
-import type { LayerWeights, ModelWeights } from '../io/checkpoint.ts';
+import type { LayerWeights, MatrixFormat, ModelWeights } from '../io/checkpoint.ts';
 import type { GpuContext } from '../gpu/context.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { computePipeline, KernelCall, Params } from '../gpu/kernel.ts';
@@ -47,22 +47,23 @@ export function randomModelConfig(name: string): ModelConfig {
 
 const WEIGHT_SPREAD = 0.02 * Math.sqrt(3); // uniform noise with std 0.02
 
-/** Fills new buffers for every tensor of `config` with seeded noise, on the GPU. */
-export async function randomWeights(gpu: GpuContext, config: ModelConfig, seed = 1): Promise<ModelWeights> {
+/** Fills new buffers for every tensor of `config` with seeded noise, on the GPU; matrices in `format`. */
+export async function randomWeights(gpu: GpuContext, config: ModelConfig, seed = 1, format: MatrixFormat = 'f32'): Promise<ModelWeights> {
   const { hiddenSize: C, intermediateSize: I, vocabSize: V, numLayers } = config;
-  const pipeline = computePipeline(gpu, 'random_fill', template);
+  const pipelines = { f32: computePipeline(gpu, 'random_fill', template, { F16: false }), f16: computePipeline(gpu, 'random_fill', template, { F16: true }) };
   const buffers: GPUBuffer[] = [];
   const encoder = gpu.device.createCommandEncoder({ label: 'random weights' });
   const calls: KernelCall[] = [];
   let tensor = 0;
-  const make = (label: string, count: number, center = 0, spread = WEIGHT_SPREAD): GPUBuffer => {
-    const buffer = createStorageBuffer(gpu, label, count * 4);
+  const make = (label: string, count: number, center = 0, spread = WEIGHT_SPREAD, packed: MatrixFormat = 'f32'): GPUBuffer => {
+    const words = packed === 'f16' ? Math.ceil(count / 2) : count;
+    const buffer = createStorageBuffer(gpu, label, words * 4);
     buffers.push(buffer);
-    const row = Math.min(Math.ceil(count / 64), gpu.limits.maxComputeWorkgroupsPerDimension);
+    const row = Math.min(Math.ceil(words / 64), gpu.limits.maxComputeWorkgroupsPerDimension);
     const tensorSeed = (seed * 0x9e3779b1 + ++tensor * 0x85ebca6b) >>> 0;
-    const call = new KernelCall(gpu, `fill ${label}`, pipeline, [buffer], () => ({
-      params: new Params().u32(count).u32(tensorSeed).f32(center).f32(spread).u32(row),
-      grid: [row, Math.ceil(count / 64 / row)],
+    const call = new KernelCall(gpu, `fill ${label}`, pipelines[packed], [buffer], () => ({
+      params: new Params().u32(words).u32(tensorSeed).f32(center).f32(spread).u32(row),
+      grid: [row, Math.ceil(words / 64 / row)],
     }));
     calls.push(call);
     const pass = encoder.beginComputePass();
@@ -72,9 +73,9 @@ export async function randomWeights(gpu: GpuContext, config: ModelConfig, seed =
   };
   try {
     const norm = (label: string) => ({ weight: make(`${label}.weight`, C, 1, 0.1), bias: make(`${label}.bias`, C, 0, 0.02) });
-    const linear = (label: string, out: number, inn: number) => ({ weight: make(`${label}.weight`, out * inn), bias: make(`${label}.bias`, out, 0, 0.02) });
-    const tokenEmbedding = make('wte', V * C);
-    const positionEmbedding = make('wpe', config.contextLength * C, 0, 0.01 * Math.sqrt(3));
+    const linear = (label: string, out: number, inn: number) => ({ weight: make(`${label}.weight`, out * inn, 0, WEIGHT_SPREAD, format), bias: make(`${label}.bias`, out, 0, 0.02) });
+    const tokenEmbedding = make('wte', V * C, 0, WEIGHT_SPREAD, format);
+    const positionEmbedding = make('wpe', config.contextLength * C, 0, 0.01 * Math.sqrt(3), format);
     const layers: LayerWeights[] = Array.from({ length: numLayers }, (_, l) => ({
       ln1: norm(`h.${l}.ln_1`),
       qkv: linear(`h.${l}.attn.c_attn`, 3 * C, C),
@@ -94,7 +95,8 @@ export async function randomWeights(gpu: GpuContext, config: ModelConfig, seed =
       finalNorm,
       lmHead: tokenEmbedding,
       bytes: buffers.reduce((n, b) => n + b.size, 0),
-      sourceDtype: 'random F32',
+      sourceDtype: 'random',
+      matrixFormat: format,
       destroy: () => buffers.forEach((b) => b.destroy()),
     };
   } catch (e) {

@@ -148,6 +148,7 @@ export class TransformerPlan {
       }
 
       const eps = config.layerNormEps;
+      const f16 = weights.matrixFormat === 'f16';
       // GPT-2 adds learned absolute position embeddings here; NeoX encodes positions by rotating q and k (below).
       this.embed = own(embedding(gpu, 'embed', {
         tokens: this.tokens,
@@ -157,19 +158,20 @@ export class TransformerPlan {
         channels: C,
         vocab: V,
         positions: weights.positionEmbedding ? config.contextLength : 1,
+        tablesF16: f16,
       }));
       const paged = { tokens: this.tokens, blockTables: this.blockTables, channels: C, blockSize: kv.blockSize, maxBlocksPerSequence: this.maxBlocksPerSequence };
       this.layers = weights.layers.map((w, l) => ({
         ln1: own(layerNorm(gpu, `L${l} ln1`, { x: this.x, gamma: w.ln1.weight, beta: w.ln1.bias, y: this.xn, channels: C, eps })),
-        qkv: own(new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C })),
+        qkv: own(new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C, weightF16: f16 })),
         rope: this.ropeTables && own(rope(gpu, `L${l} rope`, { qkv: this.qkv, tokens: this.tokens, tables: this.ropeTables, channels: C, numHeads: H, headDim: D })),
         kvWrite: own(kvWrite(gpu, `L${l} kv write`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], numBlocks: kv.numBlocks })),
         attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, numHeads: H, headDim: D, scale: config.attentionScale(l) })),
-        attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C })),
+        attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C, weightF16: f16 })),
         ln2: own(layerNorm(gpu, `L${l} ln2`, { x: this.x, gamma: w.ln2.weight, beta: w.ln2.bias, y: this.xn, channels: C, eps })),
-        mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I })),
+        mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I, weightF16: f16 })),
         gelu: own(gelu(gpu, `L${l} gelu`, { h: this.hidden, features: I, activation: config.activation })),
-        mlpDown: own(new LinearCall(gpu, `L${l} mlp down`, { x: this.hidden, w: w.mlpDown.weight, bias: w.mlpDown.bias, y: this.mlpOut, inFeatures: I, outFeatures: C })),
+        mlpDown: own(new LinearCall(gpu, `L${l} mlp down`, { x: this.hidden, w: w.mlpDown.weight, bias: w.mlpDown.bias, y: this.mlpOut, inFeatures: I, outFeatures: C, weightF16: f16 })),
         addAttn: own(residualAdd(gpu, `L${l} +attn`, { x: this.x, r: this.attnProj, channels: C })),
         addMlp: own(residualAdd(gpu, `L${l} +mlp`, { x: this.x, r: this.mlpOut, channels: C })),
       }));

@@ -28,11 +28,11 @@ let work: string;
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'gpt-webgpu-e2e-'));
-  // A model whose config is too wide for any adapter's storage bindings (50257 × 8192 f32 = 1.6 GB): the engine refuses
-  // it after reading config.json and the tokenizer, before any weight is fetched.
+  // A model whose config is too wide for the adapter's storage bindings even as f16 (50257 × 16384 × 2 bytes = 1.6 GB):
+  // the engine refuses it after reading config.json and the tokenizer, before any weight is fetched.
   for (const file of ['vocab.json', 'merges.txt']) copyFileSync(join(MODEL, file), join(work, file));
   const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
-  writeFileSync(join(work, 'config.json'), JSON.stringify({ ...config, n_embd: 8192, n_head: 64 }));
+  writeFileSync(join(work, 'config.json'), JSON.stringify({ ...config, n_embd: 16384, n_head: 128 }));
 
   await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error' });
   server = await serveSite(join(ROOT, 'dist/demo'), {

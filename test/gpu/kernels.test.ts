@@ -11,6 +11,15 @@ import { softmax } from '../../src/kernels/softmax.ts';
 import { repetitionPenalty } from '../../src/kernels/repetitionPenalty.ts';
 import { useGpu } from '../support/gpu.ts';
 import { expectClose, randomArray, seededRandom } from '../support/compare.ts';
+import { decodeToFloat32, encodeFloats } from '../../src/io/dtype.ts';
+
+/** `values` rounded to f16, and the same values packed two per u32 (padded to whole words), as the loader stores them. */
+function halfPacked(values: Float32Array): { rounded: Float32Array; packed: Uint32Array } {
+  const bytes = encodeFloats('F16', values);
+  const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+  padded.set(bytes);
+  return { rounded: decodeToFloat32('F16', bytes), packed: new Uint32Array(padded.buffer) };
+}
 import { argmaxRef, geluRef, layerNormRef, linearRef, softmaxRef } from '../reference/kernels.ts';
 
 const g = useGpu();
@@ -69,6 +78,34 @@ describe('matmul (GEMM and GEMV)', () => {
     gemv.destroy();
   });
 
+  it.each([
+    [1, 7, 5, true],
+    [3, 129, 96, false],
+    [33, 65, 33, true],
+    [6, 50, 64, true],
+  ])('f16-packed weights, M=%i N=%i K=%i bias=%s: both kernels match the reference on the rounded weights, bit for bit', async (m, n, k, withBias) => {
+    const rand = seededRandom(m * 31 + n * 7 + k + 5);
+    const x = randomArray(m * k, rand);
+    const { rounded, packed } = halfPacked(randomArray(n * k, rand));
+    const bias = withBias ? randomArray(n, rand) : undefined;
+    const want = linearRef(x, rounded, bias, m, n, k);
+    const yGemm = g.buffer('y gemm', m * n * 4);
+    const yGemv = g.buffer('y gemv', m * n * 4);
+    const args = { x: g.upload('x', x), w: g.upload('w f16', packed), bias: bias && g.upload('bias', bias), inFeatures: k, outFeatures: n, weightF16: true };
+    const gemm = new LinearCall(g.gpu, 'gemm f16', { ...args, y: yGemm });
+    const gemv = new LinearCall(g.gpu, 'gemv f16', { ...args, y: yGemv });
+    g.run((pass) => {
+      gemm.encode(pass, m, 'gemm');
+      gemv.encode(pass, m, 'gemv');
+    });
+    const a = await g.readF32(yGemm, m * n);
+    const b = await g.readF32(yGemv, m * n);
+    expectClose(a, want, 1e-5 * Math.sqrt(k) + 1e-6, 1e-5, 'gemm f16');
+    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    gemm.destroy();
+    gemv.destroy();
+  });
+
   it('a row gives the same bits alone and inside a larger batch', async () => {
     const rand = seededRandom(42);
     const [m, n, k] = [40, 77, 70];
@@ -93,6 +130,24 @@ describe('matmul (GEMM and GEMV)', () => {
 });
 
 describe('embedding', () => {
+  it.each([true, false])('f16-packed tables (odd sizes), learned positions: %s', async (learned) => {
+    const rand = seededRandom(learned ? 3 : 4);
+    const [vocab, channels, positions, rows] = [37, 69, 9, 4];
+    const wte = halfPacked(randomArray(vocab * channels, rand));
+    const wpe = halfPacked(randomArray(positions * channels, rand));
+    const ids = [36, 0, 7, 35];
+    const pos = [8, 0, 3, 5];
+    const tokens = new Uint32Array(rows * 4);
+    ids.forEach((id, t) => tokens.set([id, pos[t], 0, 0], t * 4));
+    const x = g.buffer('x', rows * channels * 4);
+    const call = embedding(g.gpu, 'emb f16', { tokens: g.upload('tokens', tokens), wte: g.upload('wte', wte.packed), wpe: learned ? g.upload('wpe', wpe.packed) : undefined, x, channels, vocab, positions: learned ? positions : 1, tablesF16: true });
+    g.run((pass) => call.encode(pass, rows));
+    const want = new Float64Array(rows * channels);
+    for (let t = 0; t < rows; t++) for (let c = 0; c < channels; c++) want[t * channels + c] = wte.rounded[ids[t] * channels + c] + (learned ? wpe.rounded[pos[t] * channels + c] : 0);
+    expectClose(await g.readF32(x, rows * channels), want, 1e-7, 1e-7, 'embedding f16');
+    call.destroy();
+  });
+
   it.each([true, false])('learned positions: %s', async (learned) => {
     const rand = seededRandom(learned ? 1 : 2);
     const [vocab, channels, positions, rows] = [37, 70, 9, 5];

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine.ts';
 import { randomModelConfig, randomWeights, RANDOM_MODEL_NAMES } from '../../src/model/randomWeights.ts';
 import { readBack } from '../../src/gpu/buffers.ts';
+import { decodeToFloat32 } from '../../src/io/dtype.ts';
 import type { ModelConfig } from '../../src/io/config.ts';
 import { useGpu } from '../support/gpu.ts';
 
@@ -46,5 +47,18 @@ describe('random GPT-2 models', () => {
     expect(logits.every(Number.isFinite)).toBe(true);
     expect(new Set(logits).size).toBeGreaterThan(100);
     await engine.dispose();
+
+    // f16 packing: two values per word, same spread once unpacked, and the engine runs on it.
+    const half = await randomWeights(g.gpu, config, 7, 'f16');
+    const words = new Uint8Array(await readBack(g.gpu, half.tokenEmbedding, half.tokenEmbedding.size));
+    expect(words.byteLength).toBe(Math.ceil((501 * 48) / 2) * 4);
+    const values = decodeToFloat32('F16', words).subarray(0, 501 * 48);
+    const halfStd = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
+    expect(halfStd).toBeGreaterThan(0.018);
+    expect(halfStd).toBeLessThan(0.022);
+    const packed = await Engine.fromWeights(g.gpu, { name: 'random f16', config, weights: half });
+    expect(packed.info.weightFormat).toBe('f16');
+    expect((await packed.generate([1, 2, 3], { greedy: true, maxNewTokens: 4, stopAtEos: false }).result).ids).toHaveLength(4);
+    await packed.dispose();
   });
 });
