@@ -115,7 +115,7 @@ export class Engine {
     // use fails now, with the reason.
     checkAdapterLimits(gpu, config, files.name, sizes, requested === 'f32' ? 'f32' : 'f16');
     const index = await TensorIndex.open(files);
-    let weights: ModelWeights;
+    let weights: ModelWeights | undefined;
     try {
       // auto: f16 when the checkpoint stores its matrices in F16 (lossless), or when f32 would not fit the adapter.
       const format = requested !== 'auto' ? requested : matricesStoredF16(planCheckpoint(config, index), index) || !fitsAdapter(gpu, config, sizes, 'f32') ? 'f16' : 'f32';
@@ -123,7 +123,7 @@ export class Engine {
       const bytes = 4 * [...index.names()].reduce((n, name) => n + index.get(name).info.shape.reduce((a, b) => a * b, 1), 0);
       weights = await gpu.allocating('the model weights', bytes, 0, 'choose a smaller model, or close other GPU work', () => loadWeights(gpu, config, index, format, options.onProgress), (w) => w.destroy());
     } finally {
-      await index.close();
+      await index.close(weights !== undefined);
     }
     return Engine.fromWeights(gpu, { name: files.name, config, tokenizer, weights }, options);
   }

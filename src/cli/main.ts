@@ -114,7 +114,7 @@ async function generate(values: Values): Promise<void> {
   const prompts: (string | number[])[] = [...(values.prompt ?? []), ...(values.ids ?? []).map((list) => parseIds(list))];
   if (prompts.length === 0) throw new UsageError('generate needs --prompt TEXT or --ids 1,2,3');
   const options: GenerateOptions = {
-    maxNewTokens: number(values, 'max-new-tokens', 'int') ?? 64,
+    maxNewTokens: number(values, 'max-new-tokens', 'int'), // default: 64, or what is left of the context window
     greedy: values.greedy,
     temperature: number(values, 'temperature', 'float'),
     topK: number(values, 'top-k', 'int'),

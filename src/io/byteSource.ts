@@ -9,8 +9,13 @@ export interface ByteSource {
   readonly size: number;
   /** Reads `length` bytes at `offset`; returns fewer only where the source ends first. */
   read(offset: number, length: number): Promise<Uint8Array>;
-  /** Releases the handle, where there is one. */
+  /** Releases the handle, where there is one; a download still running is stopped. */
   close?(): Promise<void>;
+  /**
+   * The reader succeeded and needs nothing more: let whatever the source still does with the rest complete (a
+   * download finishing into the cache), then release it. Sources without such work need not have it.
+   */
+  finish?(): Promise<void>;
 }
 
 /** A source over bytes already in memory (tests, small files, downloads that were buffered anyway). */

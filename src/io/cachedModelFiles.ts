@@ -53,10 +53,10 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   const url = (file: string) => new URL(file, base).href;
   const misses = new Set<string>();
 
-  const request = async (file: string): Promise<Response> => {
+  const request = async (file: string, signal = options.signal): Promise<Response> => {
     let response: Response;
     try {
-      response = await fetchFn(url(file), { signal: options.signal });
+      response = await fetchFn(url(file), { signal });
     } catch (e) {
       if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
       throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
@@ -68,12 +68,19 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   /** The cached response for `file`, if any. */
   const cached = async (file: string): Promise<Response | undefined> => (cache ? ((await (await cache).match(url(file))) ?? undefined) : undefined);
 
-  /** Fetches `file`; returns a body to read and a promise that settles when the cache holds it (or could not). */
-  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void> }> => {
-    const response = await request(file);
+  /**
+   * Fetches `file`; returns a body to read, a promise that settles when the cache holds it (or could not), and a way
+   * to stop the download (for a load that failed: nothing is cached then).
+   */
+  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void>; stop: () => void }> => {
+    const controller = new AbortController();
+    options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+    if (options.signal?.aborted) controller.abort();
+    const stop = () => controller.abort();
+    const response = await request(file, controller.signal);
     const size = Number(response.headers.get('content-length') ?? NaN);
     if (!response.body) throw new DownloadError(`${url(file)} returned no body`);
-    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve() };
+    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop };
     const [toLoader, toCache] = response.body.tee();
     const verified = toCache.pipeThrough(lengthCheck(url(file), Number.isFinite(size) ? size : undefined));
     const headers = new Headers({ 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
@@ -81,7 +88,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     const stored = (await cache).put(url(file), new Response(verified, { headers })).catch(() => {
       // A failed or short download is not cached; the loader's branch reports the failure to the caller.
     });
-    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored };
+    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored, stop };
   };
 
   const progress = (file: string, fromCache: boolean, total: number) => {
@@ -126,8 +133,11 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
         const size = Number(hit.headers.get('content-length') ?? NaN);
         if (Number.isFinite(size)) return new StreamSource(hit.body, { name: file, size, onBytes: progress(file, true, size) });
       }
-      const { body, size, stored } = await download(file);
-      if (!Number.isFinite(size)) throw new DownloadError(`${url(file)} has no Content-Length; the server must send it for weight files`);
+      const { body, size, stored, stop } = await download(file);
+      if (!Number.isFinite(size)) {
+        stop();
+        throw new DownloadError(`${url(file)} has no Content-Length; the server must send it for weight files`);
+      }
       const source = new StreamSource(body, { name: file, size, onBytes: progress(file, false, size) });
       return {
         name: source.name,
@@ -140,8 +150,14 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
             throw new DownloadError(`the download of ${url(file)} ${options.signal?.aborted ? 'was cancelled' : `failed (${(e as Error).message})`}`);
           }
         },
-        // The loader closes a file once it has read it: wait until the cache copy is written too.
+        // A failed load stops the download at once (and so caches nothing).
         close: async () => {
+          stop();
+          await source.close();
+          await stored;
+        },
+        // A successful load may not have read trailing tensors it ignores: let the download finish into the cache.
+        finish: async () => {
           await source.close();
           await stored;
         },

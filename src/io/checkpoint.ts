@@ -116,8 +116,12 @@ export class TensorIndex {
     return entry;
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.files.map((f) => f.close()));
+  /**
+   * Releases the files. After a successful load (`succeeded`), sources may complete what they still do (a download
+   * finishing into the cache); after a failure, downloads stop at once rather than fetching a model that was refused.
+   */
+  async close(succeeded = false): Promise<void> {
+    await Promise.all(this.files.map((f) => (succeeded ? f.finish() : f.close())));
   }
 }
 

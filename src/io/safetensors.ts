@@ -245,4 +245,9 @@ export class SafetensorsFile {
   async close(): Promise<void> {
     await this.source.close?.();
   }
+
+  /** Done reading, successfully (see ByteSource.finish). */
+  async finish(): Promise<void> {
+    await (this.source.finish ?? this.source.close)?.call(this.source);
+  }
 }

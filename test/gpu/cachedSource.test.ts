@@ -138,6 +138,18 @@ describe('cached downloads', () => {
     expect([...cache.entries.keys()].some((k) => k.endsWith('model.safetensors'))).toBe(true);
   });
 
+  it('a model refused after its header (config and weights disagree) stops the download at once and caches nothing', async () => {
+    mode = 'slow'; // the server sends the first 64 KiB and then nothing: waiting for the whole file would hang
+    const caches = new MemoryCacheStorage();
+    const files = cachedModelFiles(modelBaseUrl('test-org/gpt2-tiny', base), { caches: caches as unknown as CacheStorage });
+    const wrongConfig = { ...JSON.parse(readFileSync(join(fixture.dir, 'config.json'), 'utf8')), n_layer: 3 };
+    const refused = Engine.load(gpu, { ...files, text: async (file) => (file === 'config.json' ? JSON.stringify(wrongConfig) : files.text(file)) });
+    await expect(refused).rejects.toThrow(/missing tensor transformer\.h\.2\./);
+    const cache = await caches.open('gpt-webgpu-models');
+    expect([...cache.entries.keys()].filter((k) => k.endsWith('.safetensors'))).toEqual([]);
+    mode = 'ok';
+  });
+
   it('an aborted download fails with DownloadError and leaves no cache entry', async () => {
     mode = 'slow';
     const caches = new MemoryCacheStorage();
