@@ -49,9 +49,9 @@ export function percent(fraction: number): string {
   return `${Math.floor(Math.max(0, Math.min(1, fraction)) * 100)} %`;
 }
 
-/** 124M, 1.5B: parameters from f32 weight bytes (the engine keeps every weight as f32 on the GPU). */
-export function params(weightBytes: number): string {
-  const n = weightBytes / 4;
+/** 124M, 1.5B: a parameter count (records from before the count was recorded: f32 weight bytes / 4). */
+export function params(parameters: number | undefined, weightBytes = 0): string {
+  const n = parameters ?? weightBytes / 4;
   return n >= 1e9 ? `${(n / 1e9).toFixed(1)}B` : `${Math.round(n / 1e6)}M`;
 }
 

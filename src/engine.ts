@@ -67,6 +67,8 @@ export interface EngineInfo {
   dtype: string;
   /** How the weight matrices sit on the GPU: "f32", or "f16" packed two per u32. */
   weightFormat: MatrixFormat;
+  /** Number of parameters (weights and biases). */
+  parameters: number;
   weightBytes: number;
   kvBytes: number;
   kv: { blockSize: number; totalBlocks: number };
@@ -181,6 +183,7 @@ export class Engine {
       adapter: this.gpu.adapter,
       dtype: this.weights.sourceDtype,
       weightFormat: this.weights.matrixFormat,
+      parameters: parameterCount(this.config),
       weightBytes: this.weights.bytes,
       kvBytes: this.kv.bytes,
       kv: { blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks },
@@ -483,6 +486,14 @@ function checkAdapterLimits(gpu: GpuContext, config: ModelConfig, model: string,
       );
     }
   }
+}
+
+/** Weights and biases of a model with this config (the tied head counted once). */
+export function parameterCount(c: ModelConfig): number {
+  const { hiddenSize: C, intermediateSize: I, vocabSize: V } = c;
+  const attentionBiases = c.attentionBias ? 4 * C : 0;
+  const layer = 4 * C + 4 * C * C + attentionBiases + 2 * I * C + I + C;
+  return V * C + (c.positions.kind === 'learned' ? c.contextLength * C : 0) + c.numLayers * layer + 2 * C + (c.tiedEmbeddings ? 0 : V * C);
 }
 
 /** KV blocks for a memory budget: never more than maxSequences full contexts, never over one binding per layer. */

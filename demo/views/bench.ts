@@ -155,7 +155,7 @@ export class BenchView {
             h('button', { class: 'button secondary', 'data-testid': 'bench-download', onclick: () => download(recordFileName(record), `${JSON.stringify(record, null, 2)}\n`) }, 'Download JSON'),
             h('button', { class: 'button', 'data-testid': 'bench-compare', onclick: () => this.onCompare(record) }, 'Compare…'),
           ),
-          h('p', { class: 'muted small' }, `${modelName(record)} (${record.model.dtype}, ${fmt.params(record.model.weightBytes)}) · ${adapterName(record)}${record.adapter.software ? ' (software)' : ''} · ${runtimeName(record)} · ${new Date(record.createdAt).toLocaleString()}`),
+          h('p', { class: 'muted small' }, `${modelName(record)} (${record.model.dtype}, ${fmt.params(record.model.parameters, record.model.weightBytes)}) · ${adapterName(record)}${record.adapter.software ? ' (software)' : ''} · ${runtimeName(record)} · ${new Date(record.createdAt).toLocaleString()}`),
           summaryCards(record),
         ),
         h('div', { class: 'chart-grid' }, ttft.card, throughput.card, itl.card),

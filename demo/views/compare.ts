@@ -139,7 +139,7 @@ export class CompareView {
       return [
         cell(h('span', {}, h('span', { class: 'swatch-cell', style: `background:${color(c)}` }), recordTitle(r)), `${runtimeName(r)} · ${new Date(r.createdAt).toLocaleDateString()}`),
         cell(adapterName(r), r.adapter.software ? 'software adapter' : `${r.adapter.vendor || 'hardware'}${r.adapter.featureLevel === 'compatibility' ? ' · compatibility' : ''}`),
-        cell(modelName(r), `${fmt.params(r.model.weightBytes)} · ${r.model.dtype}`),
+        cell(modelName(r), `${fmt.params(r.model.parameters, r.model.weightBytes)} · ${r.model.dtype}`),
         k.ttft ? cell(fmt.ms(k.ttft.ms), `prompt ${k.ttft.promptLength}`) : '–',
         cell(fmt.ms(k.itl), '1 stream'),
         k.singleTokensPerSecond ? fmt.perSecond(k.singleTokensPerSecond) : '–',

@@ -193,11 +193,11 @@ export class ModelPanel {
     const rows: [string, string][] = [
       ['name', source.label],
       ['family', info.family === 'gpt_neox' ? 'GPT-NeoX' : 'GPT-2'],
-      ['parameters', fmt.params(info.weightBytes)],
+      ['parameters', fmt.params(info.parameters)],
       ['layers × width', `${shape.layers} × ${shape.hidden} (${shape.heads} heads)`],
       ['vocabulary', fmt.count(shape.vocab)],
       ['context', `${fmt.count(shape.contextLength)} tokens`],
-      ['checkpoint dtype', `${info.dtype} (f32 on the GPU)`],
+      ['checkpoint dtype', `${info.dtype} (${info.weightFormat} on the GPU)`],
     ];
     const dl = $('#model-info');
     dl.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', { title: v }, v)]));

@@ -57,7 +57,7 @@ export interface BenchRecord {
   label: string;
   environment: { runtime: 'node' | 'browser'; userAgent?: string; nodeVersion?: string; platform?: string };
   adapter: AdapterSummary & { features: string[]; limits: Record<string, number> };
-  model: { name: string; family: string; layers: number; hidden: number; heads: number; vocab: number; contextLength: number; dtype: string; weightFormat: string; weightBytes: number; kvBytes: number };
+  model: { name: string; family: string; layers: number; hidden: number; heads: number; vocab: number; contextLength: number; parameters: number; dtype: string; weightFormat: string; weightBytes: number; kvBytes: number };
   protocol: BenchProtocol;
   latency: LatencyPoint[];
   throughput: ConcurrencyPoint[];
@@ -152,6 +152,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
       heads: engine.config.numHeads,
       vocab: engine.config.vocabSize,
       contextLength: context,
+      parameters: info.parameters,
       dtype: info.dtype,
       weightFormat: info.weightFormat,
       weightBytes: info.weightBytes,
@@ -166,12 +167,13 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
   };
 }
 
-/** A model's name for people and records: "org/name" for Hub URLs, the folder's own name for paths (no machine paths). */
+/** A model's name for people and records: "org/name" for Hub URLs, the last part of any other URL or path (so records
+ *  carry no machine paths). */
 export function displayName(model: string): string {
   const hub = /\/\/[^/]+\/([^/]+\/[^/]+)\/resolve\//.exec(model);
   if (hub) return hub[1];
   const trimmed = model.replace(/[/\\]+$/, '');
-  return /^[a-z]+:\/\//i.test(trimmed) ? trimmed : trimmed.split(/[/\\]/).pop() || trimmed;
+  return trimmed.split(/[/\\]/).pop() || trimmed;
 }
 
 /** Checks that `value` is a benchmark record (for the compare view's file loader); throws with what is wrong. */

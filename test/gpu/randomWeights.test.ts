@@ -1,7 +1,7 @@
 // Random-weight benchmark models built on the GPU: the shapes are GPT-2's, the values seeded noise (never zeros, the
 // intended spread, reproducible), and an engine runs on them.
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine.ts';
+import { Engine, parameterCount } from '../../src/engine.ts';
 import { randomModelConfig, randomWeights, RANDOM_MODEL_NAMES } from '../../src/model/randomWeights.ts';
 import { readBack } from '../../src/gpu/buffers.ts';
 import { decodeToFloat32 } from '../../src/io/dtype.ts';
@@ -15,6 +15,8 @@ describe('random GPT-2 models', () => {
     expect(RANDOM_MODEL_NAMES).toEqual(['gpt2-124m-random', 'gpt2-355m-random', 'gpt2-774m-random', 'gpt2-1.5b-random']);
     const params = (c: ModelConfig) => c.vocabSize * c.hiddenSize + c.contextLength * c.hiddenSize + c.numLayers * (12 * c.hiddenSize ** 2 + 13 * c.hiddenSize) + 2 * c.hiddenSize;
     expect(RANDOM_MODEL_NAMES.map((n) => Math.round(params(randomModelConfig(n)) / 1e6))).toEqual([124, 355, 774, 1558]);
+    // The engine's own count, against GPT-2 124M's published parameter count.
+    expect(parameterCount(randomModelConfig('gpt2-124m-random'))).toBe(124_439_808);
   });
 
   it('are seeded noise with the intended spread, never zeros, and an engine generates on them', async () => {
