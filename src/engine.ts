@@ -173,6 +173,7 @@ export class Engine {
       await this.plan.run({ tokens: tokens.slice(0, 1), blockTables: table, logitRows: [0] }, { kind: 'sample', rows: sampling.slice(0, 1) });
     } finally {
       this.blocks.free(id);
+      this.blocks.pool.resetPeak();
     }
   }
 
