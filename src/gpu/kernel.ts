@@ -49,14 +49,16 @@ export interface DispatchPlan {
 }
 
 /**
- * One call site of a kernel: its pipeline, its own uniform buffer and a bind group made once. `encode(pass, rows)` writes
- * the params only when they change (decode steps repeat the same shapes), then records the dispatch.
+ * One call site of a kernel: its pipeline, its own uniform buffer and a bind group made once. `encode(pass, rows)`
+ * recomputes and rewrites the params only when the row count changes (decode steps repeat the same shapes, so a decode
+ * step costs a dispatch and nothing else per call). `plan` must depend on `rows` alone.
  * A call is encoded at most once per submit: its uniform holds one value at a time.
  */
 export class KernelCall {
   private readonly uniform: GPUBuffer;
   private readonly bindGroup: GPUBindGroup;
-  private lastParams: Uint8Array<ArrayBuffer> | undefined;
+  private lastRows: number | undefined;
+  private grid: readonly [number, number, number] = [0, 0, 0];
 
   constructor(
     private readonly gpu: GpuContext,
@@ -74,16 +76,17 @@ export class KernelCall {
   }
 
   encode(pass: GPUComputePassEncoder, rows: number): void {
-    const { params, grid } = this.plan(rows);
-    const bytes = params.bytes();
-    if (!this.lastParams || !sameBytes(bytes, this.lastParams)) {
-      this.gpu.device.queue.writeBuffer(this.uniform, 0, bytes);
-      this.lastParams = bytes.slice();
+    if (rows !== this.lastRows) {
+      const { params, grid } = this.plan(rows);
+      const [x, y = 1, z = 1] = grid;
+      const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
+      if (x > max || y > max || z > max) throw new Error(`${this.label}: grid ${x}×${y}×${z} exceeds ${max} workgroups per dimension`);
+      this.gpu.device.queue.writeBuffer(this.uniform, 0, params.bytes());
+      this.grid = [x, y, z];
+      this.lastRows = rows;
     }
-    const [x, y = 1, z = 1] = grid;
+    const [x, y, z] = this.grid;
     if (x === 0 || y === 0 || z === 0) return;
-    const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
-    if (x > max || y > max || z > max) throw new Error(`${this.label}: grid ${x}×${y}×${z} exceeds ${max} workgroups per dimension`);
     pass.setPipeline(this.pipeline);
     pass.setBindGroup(0, this.bindGroup);
     pass.dispatchWorkgroups(x, y, z);
@@ -93,12 +96,6 @@ export class KernelCall {
   destroy(): void {
     this.uniform.destroy();
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 export function ceilDiv(a: number, b: number): number {

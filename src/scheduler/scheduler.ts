@@ -58,6 +58,13 @@ export class Sequence {
     return [...this.prompt, ...this.output];
   }
 
+  /** Tokens start … end − 1 of prompt + output, without building the whole list (a decode step needs one). */
+  slice(start: number, end: number): number[] {
+    const p = this.prompt.length;
+    if (start >= p) return this.output.slice(start - p, end - p);
+    return end <= p ? this.prompt.slice(start, end) : [...this.prompt.slice(start), ...this.output.slice(0, end - p)];
+  }
+
   get length(): number {
     return this.prompt.length + this.output.length;
   }
@@ -230,10 +237,9 @@ export class Scheduler {
   }
 
   private addChunk(seq: Sequence, n: number, inStep: Set<Sequence>, out: SchedulerOutput): number {
-    const tokens = seq.tokens();
     out.chunks.push({
       seq: seq.id,
-      ids: tokens.slice(seq.computed, seq.computed + n),
+      ids: seq.slice(seq.computed, seq.computed + n),
       start: seq.computed,
       blockTable: [...this.blocks.table(seq.id)],
       sample: seq.computed + n === seq.length,
