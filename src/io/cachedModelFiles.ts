@@ -1,5 +1,5 @@
-// Model files from a URL (a Hugging Face model id or any base URL), cached with the Cache API so the second load needs
-// no network, with download progress. Weights stream: the download is split in two, one branch into the cache and
+// Model files over HTTP (a Hugging Face model id or any base URL serving the same layout), cached with the Cache API
+// where there is one (browsers; in Node, or with cacheName null, files just stream), with download progress. Weights stream: the download is split in two, one branch into the cache and
 // one straight into the loader (and so into GPU buffers), never held whole in memory.
 //
 // A cache entry is only ever a complete, verified file: the cache branch counts bytes against Content-Length and
@@ -11,9 +11,15 @@ export { DownloadError };
 import type { ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
-import { hubBaseUrl, type FetchLike } from './urlModelFiles.ts';
 
 export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
+
+export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** The base URL of a Hub model's files, e.g. https://huggingface.co/openai-community/gpt2/resolve/main/. */
+export function hubBaseUrl(modelId: string, revision = 'main', endpoint = 'https://huggingface.co/'): string {
+  return `${endpoint.endsWith('/') ? endpoint : `${endpoint}/`}${modelId}/resolve/${revision}/`;
+}
 
 export interface DownloadProgress {
   file: string;
@@ -41,8 +47,7 @@ export interface CachedModelFilesOptions {
 export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {
   if (/^https?:\/\//i.test(source)) return source.endsWith('/') ? source : `${source}/`;
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2) nor an http(s) URL`);
-  const hub = hubEndpoint.endsWith('/') ? hubEndpoint : `${hubEndpoint}/`;
-  return hubBaseUrl(source).replace('https://huggingface.co/', hub);
+  return hubBaseUrl(source, 'main', hubEndpoint);
 }
 
 export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptions = {}): ModelFiles {

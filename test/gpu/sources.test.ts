@@ -1,5 +1,6 @@
 // Model sources other than a folder: Hub-style URLs served by a local HTTP server (the Hub itself is unreachable in
-// tests; the code path is the one users hit), servers with and without Range support, and sharded checkpoints.
+// tests; the code path is the one users hit), a bare static server, and sharded checkpoints. (Node has no Cache API:
+// files stream straight to the loader; caching is tested in cachedSource.test.ts and in the browser.)
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,11 +11,11 @@ import { Engine } from '../../src/engine.ts';
 import { createNodeGpuContext } from '../../src/gpu/node.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
 import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
-import { hubBaseUrl, urlModelFiles } from '../../src/io/urlModelFiles.ts';
+import { cachedModelFiles, hubBaseUrl } from '../../src/io/cachedModelFiles.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import { bytesSource } from '../../src/io/byteSource.ts';
 import { serializeSafetensors } from '../../src/io/safetensorsWriter.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { DownloadError } from '../../src/errors.ts';
 import { expectGreedyMatch, expectLogitsMatch, readFixture } from '../support/fixtures.ts';
 import { serveStatic, type StaticServer } from '../support/staticServer.ts';
 
@@ -46,21 +47,21 @@ describe('URL model sources', () => {
   it('hubBaseUrl builds resolve/main URLs', () => {
     expect(hubBaseUrl('openai-community/gpt2')).toBe('https://huggingface.co/openai-community/gpt2/resolve/main/');
     expect(hubBaseUrl('EleutherAI/pythia-70m', 'step1000')).toBe('https://huggingface.co/EleutherAI/pythia-70m/resolve/step1000/');
+    expect(hubBaseUrl('EleutherAI/pythia-70m', 'main', 'http://mirror.local/hf')).toBe('http://mirror.local/hf/EleutherAI/pythia-70m/resolve/main/');
   });
 
-  it('loads a model from Hub-like paths with Range requests', async () => {
+  it('loads a model from Hub-like paths, each file fetched once and streamed', async () => {
     const requests: string[] = [];
     const fetchLogged = (url: string, init?: RequestInit) => {
       requests.push(`${init?.method ?? 'GET'} ${new URL(url).pathname} ${(init?.headers as Record<string, string> | undefined)?.Range ?? ''}`.trim());
       return fetch(url, init);
     };
-    await expectFixtureModel(await Engine.load(gpu, urlModelFiles(`${server.url}test-org/gpt2-tiny/resolve/main`, fetchLogged)));
-    expect(requests.some((r) => /GET \/test-org\/gpt2-tiny\/resolve\/main\/model\.safetensors bytes=\d+-\d+/.test(r))).toBe(true);
-    // Nothing fetched the whole checkpoint in one plain GET.
-    expect(requests).not.toContain('GET /test-org/gpt2-tiny/resolve/main/model.safetensors');
+    await expectFixtureModel(await Engine.load(gpu, cachedModelFiles(`${server.url}test-org/gpt2-tiny/resolve/main`, { fetch: fetchLogged })));
+    expect(requests.filter((r) => r.startsWith('GET ') && r.includes('model.safetensors'))).toEqual(['GET /test-org/gpt2-tiny/resolve/main/model.safetensors']);
+    expect(requests.filter((r) => r.startsWith('GET ') && r.includes('config.json'))).toHaveLength(1);
   });
 
-  it('loads from a server that ignores Range (one plain download)', async () => {
+  it('loads from a bare server (no Range support, no content types)', async () => {
     const plain = createServer((req, res) => {
       const file = join(fixture.dir, new URL(req.url ?? '/', 'http://x').pathname);
       let body: Buffer;
@@ -76,19 +77,19 @@ describe('URL model sources', () => {
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = plain.address() as AddressInfo;
-      await expectFixtureModel(await Engine.load(gpu, urlModelFiles(`http://127.0.0.1:${port}/`)));
+      await expectFixtureModel(await Engine.load(gpu, cachedModelFiles(`http://127.0.0.1:${port}/`)));
     } finally {
       await new Promise<void>((resolve) => plain.close(() => resolve()));
     }
   });
 
   it('a missing file is a typed error naming the URL and the status', async () => {
-    await expect(Engine.load(gpu, urlModelFiles(`${server.url}no/such/model`))).rejects.toThrow(ConfigError);
-    await expect(Engine.load(gpu, urlModelFiles(`${server.url}no/such/model`))).rejects.toThrow(/no\/such\/model\/config\.json failed with HTTP 404/);
+    await expect(Engine.load(gpu, cachedModelFiles(`${server.url}no/such/model`))).rejects.toThrow(DownloadError);
+    await expect(Engine.load(gpu, cachedModelFiles(`${server.url}no/such/model`))).rejects.toThrow(/no\/such\/model\/config\.json failed with HTTP 404/);
   });
 
   it('an unreachable server is a typed error naming the URL', async () => {
-    await expect(Engine.load(gpu, urlModelFiles('http://127.0.0.1:9/model/'))).rejects.toThrow(/could not fetch http:\/\/127\.0\.0\.1:9\/model\/config\.json/);
+    await expect(Engine.load(gpu, cachedModelFiles('http://127.0.0.1:9/model/'))).rejects.toThrow(/could not fetch http:\/\/127\.0\.0\.1:9\/model\/config\.json/);
   });
 });
 
