@@ -96,13 +96,7 @@ export function ttftChart(slot: ChartSlot, records: BenchRecord[], colors: numbe
             { label: 'p50', data: lengths.map((n) => records[0].latency.find((l) => l.promptLength === n)?.ttftMs.p50 ?? null), backgroundColor: color(colors[0]) },
             { label: 'p90', data: lengths.map((n) => records[0].latency.find((l) => l.promptLength === n)?.ttftMs.p90 ?? null), backgroundColor: tint(color(colors[0]), 0.35) },
           ]
-        : records.map((r, i) => ({
-            label: recordTitle(r),
-            data: r.latency.map((l) => ({ x: l.promptLength, y: l.ttftMs.p50 })),
-            borderColor: color(colors[i]),
-            backgroundColor: color(colors[i]),
-            tension: 0,
-          })),
+        : recordLines(records, colors, (r) => r.latency.map((l) => ({ x: l.promptLength, y: l.ttftMs.p50 }))),
     },
     options: {
       animation: false,
@@ -119,6 +113,11 @@ export function ttftChart(slot: ChartSlot, records: BenchRecord[], colors: numbe
   } as never);
 }
 
+/** One line per record (the compare view), in each record's colour. */
+function recordLines(records: BenchRecord[], colors: number[], points: (r: BenchRecord) => { x: number; y: number }[]) {
+  return records.map((r, i) => ({ label: recordTitle(r), data: points(r), borderColor: color(colors[i]), backgroundColor: color(colors[i]), tension: 0 }));
+}
+
 /** Total decode tokens/s by concurrency, one line per record (one record: bars, with ITL p50 on a second axis). */
 export function throughputChart(slot: ChartSlot, records: BenchRecord[], colors: number[]): void {
   const single = records.length === 1;
@@ -133,13 +132,7 @@ export function throughputChart(slot: ChartSlot, records: BenchRecord[], colors:
             { type: 'bar', label: 'tokens/s (all streams)', data: levels.map((c) => at(records[0], c)?.decodeTokensPerSecond ?? null), backgroundColor: color(colors[0]), yAxisID: 'y', order: 1 },
             { type: 'line', label: 'ITL p50 (ms)', data: levels.map((c) => at(records[0], c)?.itlMs.p50 ?? null), borderColor: color(1), backgroundColor: color(1), yAxisID: 'y1', tension: 0.15, order: 0, borderWidth: 2.5, pointRadius: 4 },
           ]
-        : records.map((r, i) => ({
-            label: recordTitle(r),
-            data: r.throughput.map((t) => ({ x: t.concurrency, y: t.decodeTokensPerSecond })),
-            borderColor: color(colors[i]),
-            backgroundColor: color(colors[i]),
-            tension: 0,
-          })),
+        : recordLines(records, colors, (r) => r.throughput.map((t) => ({ x: t.concurrency, y: t.decodeTokensPerSecond }))),
     },
     options: {
       animation: false,
