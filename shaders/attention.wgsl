@@ -90,7 +90,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 
   var m = NEG_BIG;   // running max of the scores seen so far
   var l = 0.0;       // running Σ exp(s - m)
-  var acc: array<f32, ACC>;
+  var acc = array<f32, ACC>();  // explicit initializers: see gemv.wgsl, Hazards
 
   for (var tile = 0u; tile < num_keys; tile = tile + WG) {
     let j = tile + lid;

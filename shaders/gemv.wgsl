@@ -5,7 +5,11 @@
 //   holds f16 values packed two per u32 (see matmul.wgsl), four of them in a vec2<u32> for VEC4.
 // Reduction order: identical to matmul.wgsl (one thread's sequential fma chain over k = 0 … K-1, then + bias), which is
 //   what makes decode bit-identical to prefill for the same row; the vec4 loads keep that order (x, y, z, w in turn).
-// Hazards: N not a multiple of 64 (threads past N return); any M, any K.
+// Hazards: N not a multiple of 64 (threads past N return); any M, any K. `acc` is declared inside the row loop with an
+//   explicit zero initializer: WGSL zeroes a `var` without one each time its declaration runs, but Tint's SPIR-V
+//   output (Chromium 156 on Vulkan/SwiftShader) hoists it to the function's entry with a one-time OpConstantNull
+//   initializer, so the second pass (rows 4 … 7) kept the first pass's sums (issue 9; naga had the same bug,
+//   gfx-rs/wgpu#9489). Every function-scope var in shaders/ has an initializer (test/unit/shaderHazards.test.ts).
 
 struct Params {
   M: u32,
@@ -71,7 +75,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   let w_row = n * chunks;
   for (var m0 = 0u; m0 < p.M; m0 = m0 + ROWS) {
     let rows = min(ROWS, p.M - m0);
-    var acc: array<f32, ROWS>;
+    var acc = array<f32, ROWS>();  // explicit: see Hazards
     for (var k = 0u; k < chunks; k = k + 1u) {
       let wv = load_w(w_row + k);
       for (var i = 0u; i < rows; i = i + 1u) {

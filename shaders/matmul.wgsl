@@ -51,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let col0 = wid.x * TILE;
   let flat = lid.y * WG_SIDE + lid.x;
 
-  var acc: array<array<f32, PER_THREAD>, PER_THREAD>;
+  var acc = array<array<f32, PER_THREAD>, PER_THREAD>();  // explicit initializers: see gemv.wgsl, Hazards
   for (var k0 = 0u; k0 < p.K; k0 = k0 + TILE) {
     // 64 threads stage two 32×32 slabs, 16 elements each; consecutive threads read consecutive k (coalesced).
     for (var e = flat; e < TILE * TILE; e = e + WG_SIDE * WG_SIDE) {
@@ -71,8 +71,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TILE; kk = kk + 1u) {
-      var xs: array<f32, PER_THREAD>;
-      var ws: array<f32, PER_THREAD>;
+      var xs = array<f32, PER_THREAD>();
+      var ws = array<f32, PER_THREAD>();
       for (var i = 0u; i < PER_THREAD; i = i + 1u) {
         xs[i] = x_tile[lid.y + WG_SIDE * i][kk];
         ws[i] = w_tile[lid.x + WG_SIDE * i][kk];

@@ -2,22 +2,22 @@
 // each golden fixture (GPT-2 F32, GPT-2 F16 in the original OpenAI layout, GPT-NeoX with partial RoPE).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine.ts';
-import { createNodeGpuContext } from '../../src/gpu/node.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
-import { expectGreedyMatch, expectLogitsMatch, FIXTURE_NAMES, readFixture } from '../support/fixtures.ts';
+import { expectGreedyMatch, expectLogitsMatch, type Fixture, FIXTURE_NAMES, fixturePath, loadFixture } from '../support/fixtures.ts';
+import { createTestGpuContext, projectModelFiles } from '../support/platform.ts';
 
 let gpu: GpuContext;
 beforeAll(async () => {
-  gpu = await createNodeGpuContext({ onNotice: () => {} });
+  gpu = await createTestGpuContext();
 });
 afterAll(() => gpu?.destroy());
 
 describe.each(FIXTURE_NAMES)('%s', (name) => {
-  const fixture = readFixture(name);
+  let fixture: Fixture;
   let engine: Engine;
   beforeAll(async () => {
-    engine = await Engine.load(gpu, await folderModelFiles(fixture.dir));
+    fixture = await loadFixture(name);
+    engine = await Engine.load(gpu, await projectModelFiles(fixturePath(name)));
   });
   afterAll(() => engine?.dispose());
 
@@ -28,7 +28,7 @@ describe.each(FIXTURE_NAMES)('%s', (name) => {
   });
 
   it('the same logits when the prompt is prefilled in small chunks', async () => {
-    const chunked = await Engine.load(gpu, await folderModelFiles(fixture.dir), { maxBatchTokens: 5, blockSize: 4 });
+    const chunked = await Engine.load(gpu, await projectModelFiles(fixturePath(name)), { maxBatchTokens: 5, blockSize: 4 });
     try {
       expectLogitsMatch(await chunked.logits(fixture.promptIds), fixture.logits, `${name} chunked`);
     } finally {

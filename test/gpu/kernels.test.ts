@@ -10,7 +10,7 @@ import { argmax } from '../../src/kernels/argmax.ts';
 import { softmax } from '../../src/kernels/softmax.ts';
 import { repetitionPenalty } from '../../src/kernels/repetitionPenalty.ts';
 import { useGpu } from '../support/gpu.ts';
-import { expectClose, randomArray, seededRandom } from '../support/compare.ts';
+import { expectClose, expectSameBits, randomArray, seededRandom } from '../support/compare.ts';
 import { decodeToFloat32, encodeFloats } from '../../src/io/dtype.ts';
 
 /** `values` rounded to f16, and the same values packed two per u32 (padded to whole words), as the loader stores them. */
@@ -73,7 +73,7 @@ describe('matmul (GEMM and GEMV)', () => {
     expectClose(a, want, 1e-5 * Math.sqrt(k) + 1e-6, 1e-5, 'gemm');
     expectClose(b, want, 1e-5 * Math.sqrt(k) + 1e-6, 1e-5, 'gemv');
     // The batch-invariance contract: same reduction order, so identical bits.
-    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    expectSameBits(a, b, 'gemm vs gemv');
     gemm.destroy();
     gemv.destroy();
   });
@@ -101,7 +101,7 @@ describe('matmul (GEMM and GEMV)', () => {
     const a = await g.readF32(yGemm, m * n);
     const b = await g.readF32(yGemv, m * n);
     expectClose(a, want, 1e-5 * Math.sqrt(k) + 1e-6, 1e-5, 'gemm f16');
-    expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
+    expectSameBits(a, b, 'gemm vs gemv');
     gemm.destroy();
     gemv.destroy();
   });

@@ -1,11 +1,8 @@
 // Loads a Hugging Face checkpoint (config.json + model.safetensors) for the CPU reference model: every tensor under its
 // name in the file, decoded to float64, with the project's safetensors reader (not the engine's model loader).
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { bytesSource } from '../../src/io/byteSource.ts';
 import type { ByteSource } from '../../src/io/byteSource.ts';
 import { decodeToFloat32, isFloatDtype } from '../../src/io/dtype.ts';
-import { fileSource } from '../../src/io/nodeFileSource.ts';
 import { SafetensorsFile } from '../../src/io/safetensors.ts';
 import type { Dtype } from '../../src/io/safetensors.ts';
 import type { RawConfig, RawTensor } from '../reference/cpuModel.ts';
@@ -58,8 +55,12 @@ export async function readSafetensorsTensors(source: ByteSource): Promise<Map<st
   }
 }
 
-/** A checkpoint folder holding config.json and model.safetensors. */
+/** A checkpoint folder holding config.json and model.safetensors (Node only: imported lazily so that the rest of this
+ * module also serves the browser project's tests). */
 export async function loadCheckpointTensors(dir: string): Promise<CheckpointTensors> {
+  const { readFile } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const { fileSource } = await import('../../src/io/nodeFileSource.ts');
   const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as RawConfig;
   const tensors = await readSafetensorsTensors(await fileSource(join(dir, 'model.safetensors')));
   return { config, tensors };

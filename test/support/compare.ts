@@ -36,3 +36,15 @@ export function randomArray(n: number, rand: (lo?: number, hi?: number) => numbe
   for (let i = 0; i < n; i++) out[i] = rand(lo, hi);
   return out;
 }
+
+/** Bit-for-bit equality of two float arrays (the batch-invariance contract); a failure names the first differences. */
+export function expectSameBits(a: Float32Array, b: Float32Array, what = 'values'): void {
+  expect(b.length, `${what}: length`).toBe(a.length);
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  const diff: string[] = [];
+  for (let i = 0; i < ua.length && diff.length < 5; i++) {
+    if (ua[i] !== ub[i]) diff.push(`[${i}] ${a[i]} vs ${b[i]}`);
+  }
+  expect(diff, `${what}: not bit-identical`).toEqual([]);
+}

@@ -1,13 +1,13 @@
 // Reading the golden fixtures (test/fixtures/*, from Hugging Face transformers) and checking results against them.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// Portable: `loadFixture` reads through platform.ts (the disk in Node, the test server in the browser); the synchronous
+// `readFixture` is for Node-only tests (CLI, HTTP sources) that need the folder's path on disk.
 import { expect } from 'vitest';
+import { readProjectBytes } from './platform.ts';
 
-export const FIXTURES_DIR = join(import.meta.dirname, '..', 'fixtures');
 export const FIXTURE_NAMES = ['gpt2-tiny', 'gpt2-tiny-f16', 'neox-tiny'] as const;
 
 export interface Fixture {
-  dir: string;
+  dir: string; // Node: the folder's absolute path; browser: its path from the repository root
   promptIds: number[];
   logits: Float32Array; // (P, V)
   shape: [number, number];
@@ -15,18 +15,38 @@ export interface Fixture {
   greedyMargins: number[];
 }
 
-export function readFixture(name: string): Fixture {
-  const dir = join(FIXTURES_DIR, name);
-  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
-  const bytes = readFileSync(join(dir, expected.logits_file));
+/** The folder of fixture `name`, from the repository root (for platform.ts's projectModelFiles). */
+export function fixturePath(name: string): string {
+  return `test/fixtures/${name}`;
+}
+
+function toFixture(dir: string, expected: Record<string, any>, logitBytes: Uint8Array): Fixture {
+  const bytes = logitBytes.slice(); // aligned copy
   return {
     dir,
     promptIds: expected.prompt_ids,
-    logits: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4),
+    logits: new Float32Array(bytes.buffer, 0, bytes.byteLength / 4),
     shape: expected.logits_shape,
     greedyIds: expected.greedy_ids,
     greedyMargins: expected.greedy_top1_margin,
   };
+}
+
+/** Fixture `name`, on any platform. */
+export async function loadFixture(name: string): Promise<Fixture> {
+  const dir = fixturePath(name);
+  const expected = JSON.parse(new TextDecoder().decode(await readProjectBytes(`${dir}/expected.json`)));
+  return toFixture(dir, expected, await readProjectBytes(`${dir}/${expected.logits_file}`));
+}
+
+/** Fixture `name` read synchronously from disk (Node only; `dir` is the absolute folder path). */
+export function readFixture(name: string): Fixture {
+  // getBuiltinModule keeps this module importable in the browser, where only loadFixture is used.
+  const { readFileSync } = process.getBuiltinModule('node:fs') as typeof import('node:fs');
+  const { join } = process.getBuiltinModule('node:path') as typeof import('node:path');
+  const dir = join(import.meta.dirname, '..', 'fixtures', name);
+  const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8'));
+  return toFixture(dir, expected, new Uint8Array(readFileSync(join(dir, expected.logits_file))));
 }
 
 /** The acceptance bar of the fixtures' README: max |Δ| ≤ 2e-3 and relative L2 ≤ 1e-4 over all positions. */

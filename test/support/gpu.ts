@@ -1,10 +1,10 @@
-// The GPU test fixture: one device per test file (Dawn in Node: hardware if present, else Mesa llvmpipe), every test
+// The GPU test fixture: one device per test file (platform.ts: Dawn in Node, or the browser's WebGPU), every test
 // wrapped in error scopes that must come back empty, and buffers made through `track` destroyed after each test.
 // There is no skip: a machine without any WebGPU adapter fails these tests, as it should.
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { createNodeGpuContext } from '../../src/gpu/node.ts';
 import { createStorageBuffer, readBack, writeChunked } from '../../src/gpu/buffers.ts';
+import { createTestGpuContext } from './platform.ts';
 
 export interface GpuFixture {
   readonly gpu: GpuContext;
@@ -22,7 +22,7 @@ export function useGpu(): GpuFixture {
   let gpu: GpuContext | undefined;
   const created: GPUBuffer[] = [];
   beforeAll(async () => {
-    gpu = await createNodeGpuContext({ onNotice: () => {} });
+    gpu = await createTestGpuContext();
   });
   afterAll(() => gpu?.destroy());
   beforeEach(() => {
