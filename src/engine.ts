@@ -259,8 +259,11 @@ export class Engine {
     return stream;
   }
 
-  /** Logits after every prompt token: a (P, V) row-major Float32Array, row i = next-token logits after token i. */
-  logits(ids: readonly number[]): Promise<Float32Array> {
+  /**
+   * Logits after every prompt token: a (P, V) row-major Float32Array, row i = next-token logits after token i; with
+   * `lastOnly`, only the last row (V): the next-token distribution, without reading back P − 1 rows nobody needs.
+   */
+  logits(ids: readonly number[], options: { lastOnly?: boolean } = {}): Promise<Float32Array> {
     return new Promise((resolve, reject) => {
       try {
         this.checkUsable();
@@ -270,12 +273,12 @@ export class Engine {
         reject(e);
         return;
       }
-      this.exclusive.push(() => this.computeLogits(ids).then(resolve, reject));
+      this.exclusive.push(() => this.computeLogits(ids, options.lastOnly === true).then(resolve, reject));
       this.kick();
     });
   }
 
-  private async computeLogits(ids: readonly number[]): Promise<Float32Array> {
+  private async computeLogits(ids: readonly number[], lastOnly: boolean): Promise<Float32Array> {
     const seq = this.nextId++;
     // Runs between steps with the plan to itself; if running requests hold the blocks it needs, they are preempted
     // (by recompute, as when the pool runs out) and resume afterwards.
@@ -283,13 +286,16 @@ export class Engine {
     this.blocks.append(seq, 0, ids.length);
     try {
       const V = this.config.vocabSize;
-      const out = new Float32Array(ids.length * V);
+      const out = new Float32Array((lastOnly ? 1 : ids.length) * V);
       const chunk = this.plan.limits.maxTokens;
       for (let start = 0; start < ids.length; start += chunk) {
         const length = Math.min(chunk, ids.length - start);
+        const last = start + length === ids.length;
         const tokens = Array.from({ length }, (_, i): StepToken => ({ id: ids[start + i], position: start + i, sequence: 0 }));
-        const step: Step = { tokens, blockTables: [this.blocks.table(seq)], logitRows: tokens.map((_, i) => i) };
-        out.set((await this.plan.run(step, { kind: 'logits' })).logits!, start * V);
+        const logitRows = lastOnly ? (last ? [length - 1] : []) : tokens.map((_, i) => i);
+        const step: Step = { tokens, blockTables: [this.blocks.table(seq)], logitRows };
+        const logits = (await this.plan.run(step, { kind: 'logits' })).logits!;
+        if (logitRows.length > 0) out.set(logits, lastOnly ? 0 : start * V);
       }
       return out;
     } finally {
