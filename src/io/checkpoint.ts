@@ -16,6 +16,7 @@ import type { ModelConfig } from './config.ts';
 import { decodeToFloat32, encodeFloats, isFloatDtype } from './dtype.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import { SafetensorsFile, type Dtype, type TensorInfo } from './safetensors.ts';
+import { checkedShardNames } from './shardNames.ts';
 
 export interface NormWeights {
   weight: GPUBuffer; // (C)
@@ -138,7 +139,7 @@ async function shardNames(files: ModelFiles): Promise<string[]> {
     throw new ModelFormatError(`${indexFile} is not valid JSON (${(e as Error).message})`);
   }
   if (!weightMap || typeof weightMap !== 'object') throw new ModelFormatError(`${indexFile} has no "weight_map" object`);
-  return [...new Set(Object.values(weightMap as Record<string, string>))].sort();
+  return checkedShardNames(indexFile, weightMap);
 }
 
 /** The engine's tensors for this config, each with its source in the checkpoint. Keys are engine names. */
