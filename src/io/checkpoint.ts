@@ -205,6 +205,27 @@ function prefix(index: TensorIndex, candidates: string[], probe: string, family:
   return found;
 }
 
+/**
+ * A config whose layer count cannot match the checkpoint fails here in O(1), before per-layer recipes are built
+ * (n_layer: 1e9 would otherwise build billions of map entries): the last layer's first tensor must exist and the
+ * next layer's must not, and the checkpoint must hold at least one tensor per layer.
+ */
+function checkLayerCount(config: ModelConfig, index: TensorIndex): void {
+  const layerTensor =
+    config.family === 'gpt2'
+      ? (l: number) => `${prefix(index, ['transformer.', ''], 'wte.weight', 'GPT-2')}h.${l}.ln_1.weight`
+      : (l: number) => `${prefix(index, ['gpt_neox.', ''], 'embed_in.weight', 'GPT-NeoX')}layers.${l}.input_layernorm.weight`;
+  const L = config.numLayers;
+  const field = config.family === 'gpt2' ? 'n_layer' : 'num_hidden_layers';
+  let found = 0;
+  while (found < 100_000 && index.has(layerTensor(found))) found++;
+  if (L > index.names().length || !index.has(layerTensor(L - 1)) || index.has(layerTensor(L))) {
+    throw new ModelFormatError(
+      `config.json's ${field} is ${L}, but the checkpoint has ${found} layer(s) (${layerTensor(L - 1)} ${index.has(layerTensor(L - 1)) ? 'exists' : 'is missing'}); fix ${field} or use the matching weights`,
+    );
+  }
+}
+
 /** Checks names, shapes and dtypes of the whole checkpoint before anything is uploaded. */
 function validate(config: ModelConfig, index: TensorIndex, plan: Map<string, Recipe>): void {
   const used = new Set<string>();
@@ -233,6 +254,7 @@ function validate(config: ModelConfig, index: TensorIndex, plan: Map<string, Rec
  * the config (pure: reads only headers). Throws ModelFormatError naming the first problem.
  */
 export function planCheckpoint(config: ModelConfig, index: TensorIndex): Map<string, Recipe> {
+  checkLayerCount(config, index);
   const plan = recipes(config, index);
   validate(config, index, plan);
   return plan;
