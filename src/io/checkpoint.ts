@@ -221,7 +221,7 @@ function checkLayerCount(config: ModelConfig, index: TensorIndex): void {
   while (found < 100_000 && index.has(layerTensor(found))) found++;
   if (L > index.names().length || !index.has(layerTensor(L - 1)) || index.has(layerTensor(L))) {
     throw new ModelFormatError(
-      `config.json's ${field} is ${L}, but the checkpoint has ${found} layer(s) (${layerTensor(L - 1)} ${index.has(layerTensor(L - 1)) ? 'exists' : 'is missing'}); fix ${field} or use the matching weights`,
+      `config.json's ${field} is ${L}, but the checkpoint has ${found} layer(s) (${index.has(layerTensor(L - 1)) ? `${layerTensor(L)} exists` : `${layerTensor(L - 1)} is missing`}); fix ${field} or use the matching weights`,
     );
   }
 }
@@ -315,7 +315,14 @@ async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorI
   const elements = recipe.shape.reduce((a, b) => a * b, 1);
   // f16 packs two values per u32: the buffer rounds up to whole words.
   const buffer = createStorageBuffer(gpu, `${name} (${recipe.source})`, packF16 ? Math.ceil(elements / 2) * 4 : elements * 4);
-  const convert = (bytes: Uint8Array) => (packF16 ? toHalfBits(info.dtype, bytes) : decodeToFloat32(info.dtype, bytes));
+  // NaN or ±Inf weights would not fail anywhere later: argmax over NaN logits quietly picks id 0. Count them as the
+  // values are converted (after conversion, so an F32 value too large for f16 counts too).
+  let nonFinite = 0;
+  const convert = (bytes: Uint8Array) => {
+    const values = packF16 ? toHalfBits(info.dtype, bytes) : decodeToFloat32(info.dtype, bytes);
+    nonFinite += countNonFinite(values);
+    return values;
+  };
   const targetBytesPerElement = packF16 ? 2 : 4;
   try {
     if (recipe.transform === 'none') {
@@ -333,11 +340,27 @@ async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorI
       writeChunked(gpu, buffer, 0, padToWords(arranged));
       progress(info.byteLength);
     }
+    if (nonFinite > 0) {
+      throw new ModelFormatError(
+        `tensor ${recipe.source} holds ${nonFinite} non-finite value(s) (NaN or ±Inf${packF16 ? ', or too large for f16' : ''}); the checkpoint is corrupt${packF16 ? ' (or try weightFormat "f32")' : ''}`,
+      );
+    }
   } catch (e) {
     buffer.destroy();
     throw e;
   }
   return buffer;
+}
+
+/** How many values are NaN or ±Inf (for f16 bit patterns: exponent bits all ones). */
+function countNonFinite(values: Float32Array | Uint16Array): number {
+  let n = 0;
+  if (values instanceof Uint16Array) {
+    for (let i = 0; i < values.length; i++) if ((values[i] & 0x7c00) === 0x7c00) n++;
+  } else {
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) n++;
+  }
+  return n;
 }
 
 /** IEEE half-precision bit patterns of a float tensor: F16 as stored (no conversion), others rounded to nearest even. */
