@@ -221,7 +221,7 @@ function checkLayerCount(config: ModelConfig, index: TensorIndex): void {
   while (found < 100_000 && index.has(layerTensor(found))) found++;
   if (L > index.names().length || !index.has(layerTensor(L - 1)) || index.has(layerTensor(L))) {
     throw new ModelFormatError(
-      `config.json's ${field} is ${L}, but the checkpoint has ${found} layer(s) (${index.has(layerTensor(L - 1)) ? `${layerTensor(L)} exists` : `${layerTensor(L - 1)} is missing`}); fix ${field} or use the matching weights`,
+      `config.json's ${field} is ${L}, but the checkpoint has ${found} layer(s) (${index.has(layerTensor(L - 1)) ? `it also holds tensor ${layerTensor(L)}` : `missing tensor ${layerTensor(L - 1)}`}); fix ${field} or use the matching weights`,
     );
   }
 }

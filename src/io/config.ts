@@ -169,7 +169,7 @@ function fieldReader(json: Json, file: string) {
     nonNegative(key: string, fallback: number): number {
       const v = json[key];
       if (v === undefined) return fallback;
-      return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : bad(key, 'a finite number ≥ 0');
+      return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : bad(key, 'a number ≥ 0 (finite)');
     },
     bool(key: string, fallback: boolean): boolean {
       const v = json[key];
