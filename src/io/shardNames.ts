@@ -48,6 +48,8 @@ export function checkedShardNames(indexFile: string, weightMap: object): string[
  * affected: this checks only the URLs we build.
  */
 export function fileUrlUnderBase(file: string, base: string): string {
+  // Compare normalized forms: a base typed as "HTTPS://Host/m/" resolves to "https://host/m/…".
+  base = new URL(base).href;
   const url = new URL(file, base).href;
   const rest = url.startsWith(base) ? url.slice(base.length) : undefined;
   if (rest === undefined || rest !== file || /[/\\?#%]/.test(rest)) {

@@ -70,6 +70,7 @@ describe('shard name rule', () => {
   it('keeps every URL it builds under the base', () => {
     const base = 'https://huggingface.co/org/model/resolve/main/';
     expect(fileUrlUnderBase('config.json', base)).toBe(`${base}config.json`);
+    expect(fileUrlUnderBase('config.json', 'HTTPS://HuggingFace.co/org/model/resolve/main/')).toBe(`${base}config.json`);
     for (const f of ['../x.json', 'https://evil/x', '//evil/x', 'a/b.json', 'x?y', '%2e%2e/x']) expect(() => fileUrlUnderBase(f, base)).toThrow(ModelFormatError);
   });
 
