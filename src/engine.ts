@@ -225,6 +225,10 @@ export class Engine {
     let request: ActiveRequest;
     try {
       this.checkUsable();
+      // Plain-JavaScript callers can pass anything: wrong types get a typed error, not a TypeError from a spread.
+      if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new InvalidRequestError(`the prompt must be a string or an array of token ids, got ${prompt === null ? 'null' : typeof prompt}`);
+      if (options === null || typeof options !== 'object') throw new InvalidRequestError(`generate's options must be an object, got ${options === null ? 'null' : typeof options}`);
+      if (options.stop !== undefined && typeof options.stop !== 'string' && !Array.isArray(options.stop)) throw new InvalidRequestError(`stop must be a string or an array of strings, got ${typeof options.stop}`);
       let promptIds = typeof prompt === 'string' ? this.encode(prompt) : [...prompt];
       this.checkPrompt(promptIds);
       const context = this.config.contextLength;

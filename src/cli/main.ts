@@ -163,8 +163,14 @@ async function logits(values: Values): Promise<void> {
   const ids = parseIds(values.ids[0]);
   const engine = await openEngine(values);
   const out = await engine.logits(ids);
-  await writeFile(values.out, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-  await engine.dispose();
+  try {
+    await writeFile(values.out, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+  } catch (e) {
+    // A raw ENOENT / EACCES would reach the user as an untyped error; say which path and what to check.
+    throw new UsageError(`cannot write --out ${values.out} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that its folder exists and is writable`);
+  } finally {
+    await engine.dispose();
+  }
 }
 
 async function bench(values: Values): Promise<void> {

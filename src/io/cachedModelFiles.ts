@@ -11,6 +11,7 @@ export { DownloadError };
 import type { ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
+import { fileUrlUnderBase } from './shardNames.ts';
 
 export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
 
@@ -55,7 +56,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   const fetchFn = options.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
   const cacheStorage = options.cacheName === null ? undefined : (options.caches ?? (globalThis as { caches?: CacheStorage }).caches);
   const cache = cacheStorage?.open(options.cacheName ?? DEFAULT_CACHE_NAME);
-  const url = (file: string) => new URL(file, base).href;
+  const url = (file: string) => fileUrlUnderBase(file, base);
   const misses = new Set<string>();
 
   const request = async (file: string, signal = options.signal): Promise<Response> => {

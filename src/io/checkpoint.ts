@@ -16,6 +16,7 @@ import type { ModelConfig } from './config.ts';
 import { decodeToFloat32, encodeFloats, isFloatDtype } from './dtype.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import { SafetensorsFile, type Dtype, type TensorInfo } from './safetensors.ts';
+import { checkedShardNames } from './shardNames.ts';
 
 export interface NormWeights {
   weight: GPUBuffer; // (C)
@@ -138,7 +139,7 @@ async function shardNames(files: ModelFiles): Promise<string[]> {
     throw new ModelFormatError(`${indexFile} is not valid JSON (${(e as Error).message})`);
   }
   if (!weightMap || typeof weightMap !== 'object') throw new ModelFormatError(`${indexFile} has no "weight_map" object`);
-  return [...new Set(Object.values(weightMap as Record<string, string>))].sort();
+  return checkedShardNames(indexFile, weightMap);
 }
 
 /** The engine's tensors for this config, each with its source in the checkpoint. Keys are engine names. */
@@ -204,6 +205,27 @@ function prefix(index: TensorIndex, candidates: string[], probe: string, family:
   return found;
 }
 
+/**
+ * A config whose layer count cannot match the checkpoint fails here in O(1), before per-layer recipes are built
+ * (n_layer: 1e9 would otherwise build billions of map entries): the last layer's first tensor must exist and the
+ * next layer's must not, and the checkpoint must hold at least one tensor per layer.
+ */
+function checkLayerCount(config: ModelConfig, index: TensorIndex): void {
+  const layerTensor =
+    config.family === 'gpt2'
+      ? (l: number) => `${prefix(index, ['transformer.', ''], 'wte.weight', 'GPT-2')}h.${l}.ln_1.weight`
+      : (l: number) => `${prefix(index, ['gpt_neox.', ''], 'embed_in.weight', 'GPT-NeoX')}layers.${l}.input_layernorm.weight`;
+  const L = config.numLayers;
+  const field = config.family === 'gpt2' ? 'n_layer' : 'num_hidden_layers';
+  let found = 0;
+  while (found < 100_000 && index.has(layerTensor(found))) found++;
+  if (L > index.names().length || !index.has(layerTensor(L - 1)) || index.has(layerTensor(L))) {
+    throw new ModelFormatError(
+      `config.json's ${field} is ${L}, but the checkpoint has ${found} layer(s) (${index.has(layerTensor(L - 1)) ? `it also holds tensor ${layerTensor(L)}` : `missing tensor ${layerTensor(L - 1)}`}); fix ${field} or use the matching weights`,
+    );
+  }
+}
+
 /** Checks names, shapes and dtypes of the whole checkpoint before anything is uploaded. */
 function validate(config: ModelConfig, index: TensorIndex, plan: Map<string, Recipe>): void {
   const used = new Set<string>();
@@ -232,6 +254,7 @@ function validate(config: ModelConfig, index: TensorIndex, plan: Map<string, Rec
  * the config (pure: reads only headers). Throws ModelFormatError naming the first problem.
  */
 export function planCheckpoint(config: ModelConfig, index: TensorIndex): Map<string, Recipe> {
+  checkLayerCount(config, index);
   const plan = recipes(config, index);
   validate(config, index, plan);
   return plan;
@@ -292,7 +315,14 @@ async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorI
   const elements = recipe.shape.reduce((a, b) => a * b, 1);
   // f16 packs two values per u32: the buffer rounds up to whole words.
   const buffer = createStorageBuffer(gpu, `${name} (${recipe.source})`, packF16 ? Math.ceil(elements / 2) * 4 : elements * 4);
-  const convert = (bytes: Uint8Array) => (packF16 ? toHalfBits(info.dtype, bytes) : decodeToFloat32(info.dtype, bytes));
+  // NaN or ±Inf weights would not fail anywhere later: argmax over NaN logits quietly picks id 0. Count them as the
+  // values are converted (after conversion, so an F32 value too large for f16 counts too).
+  let nonFinite = 0;
+  const convert = (bytes: Uint8Array) => {
+    const values = packF16 ? toHalfBits(info.dtype, bytes) : decodeToFloat32(info.dtype, bytes);
+    nonFinite += countNonFinite(values);
+    return values;
+  };
   const targetBytesPerElement = packF16 ? 2 : 4;
   try {
     if (recipe.transform === 'none') {
@@ -310,11 +340,27 @@ async function uploadTensor(gpu: GpuContext, config: ModelConfig, index: TensorI
       writeChunked(gpu, buffer, 0, padToWords(arranged));
       progress(info.byteLength);
     }
+    if (nonFinite > 0) {
+      throw new ModelFormatError(
+        `tensor ${recipe.source} holds ${nonFinite} non-finite value(s) (NaN or ±Inf${packF16 ? ', or too large for f16' : ''}); the checkpoint is corrupt${packF16 ? ' (or try weightFormat "f32")' : ''}`,
+      );
+    }
   } catch (e) {
     buffer.destroy();
     throw e;
   }
   return buffer;
+}
+
+/** How many values are NaN or ±Inf (for f16 bit patterns: exponent bits all ones). */
+function countNonFinite(values: Float32Array | Uint16Array): number {
+  let n = 0;
+  if (values instanceof Uint16Array) {
+    for (let i = 0; i < values.length; i++) if ((values[i] & 0x7c00) === 0x7c00) n++;
+  } else {
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) n++;
+  }
+  return n;
 }
 
 /** IEEE half-precision bit patterns of a float tensor: F16 as stored (no conversion), others rounded to nearest even. */

@@ -74,7 +74,7 @@ function parseGpt2(json: Json, file: string): ModelConfig {
     numHeads,
     headDim,
     intermediateSize: json.n_inner == null ? 4 * hiddenSize : read.int('n_inner'),
-    layerNormEps: read.number('layer_norm_epsilon', 1e-5),
+    layerNormEps: read.nonNegative('layer_norm_epsilon', 1e-5),
     activation: activation(read.string('activation_function', 'gelu_new'), 'activation_function', file),
     positions: { kind: 'learned' },
     parallelResidual: false,
@@ -119,7 +119,7 @@ function parseNeox(json: Json, file: string): ModelConfig {
     numHeads,
     headDim,
     intermediateSize: read.int('intermediate_size'),
-    layerNormEps: read.number('layer_norm_eps', 1e-5),
+    layerNormEps: read.nonNegative('layer_norm_eps', 1e-5),
     activation: activation(read.string('hidden_act', 'gelu'), 'hidden_act', file),
     positions: { kind: 'rotary', rotaryDims, base },
     parallelResidual: read.bool('use_parallel_residual', true),
@@ -164,6 +164,12 @@ function fieldReader(json: Json, file: string) {
       const v = json[key];
       if (v === undefined && fallback !== undefined) return fallback;
       return typeof v === 'number' && Number.isFinite(v) ? v : bad(key, 'a number');
+    },
+    /** A finite number ≥ 0 (an epsilon: a negative one makes layer norm divide by √(negative) = NaN). */
+    nonNegative(key: string, fallback: number): number {
+      const v = json[key];
+      if (v === undefined) return fallback;
+      return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : bad(key, 'a number ≥ 0 (finite)');
     },
     bool(key: string, fallback: boolean): boolean {
       const v = json[key];

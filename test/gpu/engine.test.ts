@@ -108,6 +108,19 @@ describe('bad requests', () => {
     expect(usedBlocks()).toBe(0);
   });
 
+  it.each([
+    ['a null prompt', null, {}, /prompt/],
+    ['a numeric prompt', 42, {}, /prompt/],
+    ['null options', [1], null, /options/],
+    ['a numeric stop', [1], { stop: 5 }, /stop/],
+  ] as const)('from plain JavaScript, %s is an InvalidRequestError, not a TypeError', async (_what, prompt, options, message) => {
+    // Casts: these are the values a plain-JavaScript caller can pass.
+    const stream = engine.generate(prompt as unknown as number[], options as unknown as object);
+    await expect(stream.result).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(stream.result).rejects.toThrow(message);
+    expect(usedBlocks()).toBe(0);
+  });
+
   it('logits for ids outside the vocabulary is a typed error', async () => {
     await expect(engine.logits([5, 99999])).rejects.toBeInstanceOf(InvalidRequestError);
   });

@@ -250,11 +250,11 @@ const BASE_GPT2 = gpt2({ seed: 301, vocabSize: 128, hidden: 32, heads: 2, positi
 const BASE_NEOX = neox({ seed: 302, vocabSize: 128, hidden: 32, heads: 2, positions: 24, intermediate: 64 });
 
 /** Loads `files` expecting a typed failure; checks the class and that the message names everything in `mentions`. */
-async function expectLoadError(files: Parameters<typeof Engine.load>[1], errorClass: typeof ModelFormatError | typeof ConfigError, mentions: (string | RegExp)[]): Promise<Error> {
+async function expectLoadError(files: Parameters<typeof Engine.load>[1], errorClass: typeof ModelFormatError | typeof ConfigError, mentions: (string | RegExp)[], options?: Parameters<typeof Engine.load>[2]): Promise<Error> {
   let engine: Engine | undefined;
   let error: unknown;
   try {
-    engine = await Engine.load(g.gpu, files);
+    engine = await Engine.load(g.gpu, files, options);
   } catch (e) {
     error = e;
   }
@@ -345,6 +345,20 @@ describe('the loader rejects checkpoints that do not match their config', () => 
     const name = 'gpt_neox.embed_in.weight';
     const files = await edited(neoxCheckpoint, replaceTensor(name, (t) => ({ ...t, dtype: 'F64', data: new Uint8Array(t.data.byteLength * 2) })));
     await expectLoadError(memoryModelFiles('neox F64', files), ModelFormatError, [name, 'F64']);
+  });
+
+  it('NaN and Inf weights are refused at load, naming the tensor and the count', async () => {
+    const name = 'transformer.h.0.mlp.c_fc.weight';
+    const poisoned = replaceTensor(name, (t) => {
+      const values = new Float32Array(t.data.slice().buffer);
+      values[3] = Number.NaN;
+      values[7] = Number.POSITIVE_INFINITY;
+      values[8] = Number.NEGATIVE_INFINITY;
+      return { ...t, data: new Uint8Array(values.buffer) };
+    });
+    for (const weightFormat of ['f32', 'f16'] as const) {
+      await expectLoadError(memoryModelFiles(`gpt2 NaN ${weightFormat}`, await edited(gpt2Checkpoint, poisoned)), ModelFormatError, [name, /3 non-finite/], { weightFormat });
+    }
   });
 
   it('config errors name the field', async () => {
