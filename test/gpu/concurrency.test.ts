@@ -1,22 +1,21 @@
 // Many requests at once on the real engine: batched results equal solo results (batch invariance) under prefix
 // sharing, preemption and chunked prefill; aborts free everything; a long prompt does not stall running decodes.
+// Runs in Node (Dawn) and in Chromium (vitest.config.ts), so batch invariance is checked on both WebGPU implementations.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type EngineOptions } from '../../src/engine.ts';
-import { createNodeGpuContext } from '../../src/gpu/node.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
-import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
 import { memoryModelFiles } from '../../src/io/modelFiles.ts';
-import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
+import { createTestGpuContext, projectModelFiles } from '../support/platform.ts';
 import { makeRandomCheckpoint } from '../support/randomModel.ts';
 import { seededRandom } from '../support/compare.ts';
 
 let gpu: GpuContext;
 beforeAll(async () => {
-  gpu = await createNodeGpuContext({ onNotice: () => {} });
+  gpu = await createTestGpuContext();
 });
 afterAll(() => gpu?.destroy());
 
-const demo = async (options: EngineOptions = {}) => Engine.load(gpu, await folderModelFiles(DEFAULT_MODEL_DIR), options);
+const demo = async (options: EngineOptions = {}) => Engine.load(gpu, await projectModelFiles('models/gpt2-shakespeare'), options);
 
 // Eight prompts of different lengths; the first two share a prefix of more than two 16-token blocks.
 const SHARED = 'First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\nFirst Citizen:\nYou are all resolved';
