@@ -8,6 +8,14 @@ const CHILD = 'GPT_WEBGPU_CLI_CHILD';
 const args = process.argv.slice(2);
 
 if (process.env[CHILD] || args.includes('--debug')) {
+  // main() catches what it awaits; anything thrown outside it (a rejected promise nobody awaited, a failing import of
+  // the Dawn module) still ends as one line, never a stack trace, unless --debug asks for it.
+  const last = (e: unknown) => {
+    process.stderr.write(args.includes('--debug') ? `${(e as Error)?.stack ?? e}\n` : `error: ${(e as Error)?.message ?? String(e)} (run with --debug for details)\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', last);
+  process.on('unhandledRejection', last);
   const { main } = await import('./main.ts');
   const code = await main(args);
   // Dawn keeps the process alive while its GPU objects exist: exit explicitly once stdout has drained.
