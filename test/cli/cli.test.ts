@@ -19,12 +19,13 @@ interface Run {
 }
 
 /** Runs the CLI as `node --import scripts/node-hooks.mjs src/cli/cli.ts` (what `npm run cli` runs, minus npm). */
-function cli(args: string[], viaNpm = false): Promise<Run> {
+function cli(args: string[], viaNpm = false, input?: string): Promise<Run> {
   const [cmd, argv] = viaNpm ? ['npm', ['run', '--silent', 'cli', '--', ...args]] : [process.execPath, ['--import', './scripts/node-hooks.mjs', 'src/cli/cli.ts', ...args]];
   return new Promise((resolve) => {
-    execFile(cmd, argv, { cwd: ROOT, maxBuffer: 1 << 28, timeout: 170_000 }, (error, stdout, stderr) => {
+    const child = execFile(cmd, argv, { cwd: ROOT, maxBuffer: 1 << 28, timeout: 170_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
+    if (input !== undefined) child.stdin!.end(input);
   });
 }
 
@@ -79,6 +80,60 @@ describe('demo model (the default)', () => {
       expect(run.code, run.stderr).toBe(0);
       expect(JSON.parse(run.stdout).ids, JSON.stringify(cases[i].text)).toEqual(cases[i].ids);
     });
+  });
+
+  it('tokenize --text-file (a file, and - for stdin) takes any text, NUL characters included', async () => {
+    const cases = reference.tokenizer_cases.filter((c: { text: string }) => c.text.includes('\u0000'));
+    expect(cases.length).toBeGreaterThan(0);
+    const dir = mkdtempSync(join(tmpdir(), 'gpt-webgpu-text-'));
+    for (const [i, c] of cases.entries()) {
+      writeFileSync(join(dir, `${i}.txt`), c.text);
+      for (const run of [await cli(['tokenize', '--text-file', join(dir, `${i}.txt`)]), await cli(['tokenize', '--text-file', '-'], false, c.text)]) {
+        expect(run.code, run.stderr).toBe(0);
+        expect(JSON.parse(run.stdout).ids).toEqual(c.ids);
+      }
+    }
+  });
+
+  it('generate --prompt-file - reads the prompt from stdin (echo ROMEO: | …) and a file the same way', async () => {
+    const g = reference.greedy[0];
+    const file = join(mkdtempSync(join(tmpdir(), 'gpt-webgpu-prompt-')), 'prompt.txt');
+    writeFileSync(file, `${g.prompt}\n`);
+    const args = ['--max-new-tokens', '8', '--greedy', '--json'];
+    const runs = [await cli(['generate', '--prompt-file', '-', ...args], false, `${g.prompt}\n`), await cli(['generate', '--prompt-file', file, ...args])];
+    for (const run of runs) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).results[0].ids).toEqual(g.greedy_ids.slice(0, 8));
+    }
+    // A prompt with a NUL character, which no command-line argument can carry, gets the ids its tokens give.
+    const nul = reference.tokenizer_cases.find((c: { text: string }) => c.text.includes('\u0000'));
+    const [byText, byIds] = await Promise.all([
+      cli(['generate', '--prompt-file', '-', '--max-new-tokens', '3', '--greedy', '--json'], false, nul.text),
+      cli(['generate', '--ids', nul.ids.join(','), '--max-new-tokens', '3', '--greedy', '--json']),
+    ]);
+    expect(byText.code, byText.stderr).toBe(0);
+    expect(JSON.parse(byText.stdout).results[0].ids).toEqual(JSON.parse(byIds.stdout).results[0].ids);
+  });
+
+  it('--version prints the package version; --help names how it was run', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    for (const flag of ['--version', '-v']) {
+      const run = await cli([flag]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toBe(`gpt-webgpu ${pkg.version}\n`);
+    }
+    const help = await cli(['--help']);
+    expect(help.stdout).toMatch(/^usage: npm run --silent cli -- <command>/);
+    expect(help.stdout).toMatch(/--prompt-file F/);
+  });
+
+  it('stderr says "1 token", "1 request", and names each decode rate for what it measures', async () => {
+    const run = await cli(['generate', '--ids', '1', '--max-new-tokens', '3', '--greedy']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/prompt of 1 token\b(?!s)/);
+    expect(run.stderr).toMatch(/^1 request: /m);
+    expect(run.stderr).toMatch(/decode \d+(\.\d+)? tok\/s \(this stream, over wall-clock\)/);
+    expect(run.stderr).toMatch(/decode \d+(\.\d+)? tok\/s \(all streams, inside decode steps\)/);
   });
 
   it('generate --json gives the reference greedy text for each reference prompt', async () => {
@@ -172,6 +227,8 @@ describe('usage mistakes', () => {
     [['bench', '--new-tokens', '1'], /--new-tokens needs an integer from 2/],
     [['bench', '--concurrency', '0,4'], /--concurrency needs .*got 0/],
     [['logits', '--ids', '1,1e3', '--out', '/tmp/x'], /--ids needs comma-separated integers/],
+    [['generate', '--prompt-file', '/no/such/prompt.txt'], /cannot read --prompt-file \/no\/such\/prompt\.txt \(ENOENT\)/],
+    [['tokenize', '--text', 'a', '--text-file', 'b'], /tokenize needs one of --text TEXT or --text-file F/],
   ])('%j exits 2 with nothing on stdout', async (args, message) => {
     const run = await cli([...(args as string[]), ...noModel]);
     expectCleanError(run, 2, message as RegExp);
