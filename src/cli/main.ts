@@ -16,6 +16,7 @@ import { folderModelFiles } from '../io/nodeModelFiles.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { describeBench, summarizeEngine, summarizeLatency } from './summary.ts';
 import { createProgress } from './progress.ts';
+import { checkModelOptions, resolveModel } from './modelSource.ts';
 import { runBenchmark, type BenchProtocol } from '../bench/benchmark.ts';
 import { planSampling } from '../sampling/sampler.ts';
 import { choice, decimal, integer, integerList, parseCommandLine, SEED_MAX, tokenIds, type CommandLine, type Values } from './args.ts';
@@ -37,8 +38,11 @@ commands:
             [--label TEXT] [--json | --out FILE]   run the benchmark protocol; --json prints the record
 
 options for every command:
-  --model DIR          a Hugging Face model folder (config.json, model.safetensors, tokenizer files);
+  --model M            a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a Hub
+                       id (org/name) or http(s) base URL, downloaded once into the cache folder;
                        default: the embedded demo model (${DEFAULT_MODEL_DIR})
+  --hub URL            the Hub endpoint for model ids (default https://huggingface.co/)
+  --cache-dir DIR      where downloaded models are kept (default $XDG_CACHE_HOME/gpt-webgpu or ~/.cache/gpt-webgpu)
   --backend B          auto (default) | hardware | software (Mesa llvmpipe through OpenGL ES)
   --block-size N       tokens per KV-cache block (default 16)
   --kv-blocks N        KV-cache blocks (default: 256 MiB worth, at most --max-sequences full contexts)
@@ -93,9 +97,10 @@ async function readPrompts(line: CommandLine): Promise<(string | number[])[]> {
 /** Loads the engine with a progress display for the weight upload (a bar on a terminal; see progress.ts). */
 async function openEngine(values: Values): Promise<Engine> {
   const options = engineOptions(values);
+  const model = await resolveModel(values);
   const progress = createProgress(process.stderr, 'uploading weights to the GPU');
   try {
-    return await loadEngine({ ...options, onProgress: (p) => progress.update(p.loadedBytes, p.totalBytes) });
+    return await loadEngine({ ...options, model, onProgress: (p) => progress.update(p.loadedBytes, p.totalBytes) });
   } finally {
     progress.end();
   }
@@ -103,8 +108,8 @@ async function openEngine(values: Values): Promise<Engine> {
 
 /** The engine options, checked before anything is loaded. */
 function engineOptions(values: Values) {
+  checkModelOptions(values);
   return {
-    model: values.model,
     backend: choice<NodeBackend>(values, 'backend', ['auto', 'hardware', 'software'], 'auto'),
     blockSize: integer(values, 'block-size', 1, 65536),
     kvBlocks: integer(values, 'kv-blocks', 1),
@@ -222,7 +227,8 @@ async function tokenize(values: Values): Promise<void> {
   if ((values.text === undefined) === (values['text-file'] === undefined)) throw new UsageError('tokenize needs one of --text TEXT or --text-file F');
   const text = values.text ?? (await readInput('--text-file', values['text-file']!));
   // No GPU needed: read only the tokenizer files.
-  const files = await folderModelFiles(values.model ?? DEFAULT_MODEL_DIR);
+  checkModelOptions(values);
+  const files = await folderModelFiles((await resolveModel(values)) ?? DEFAULT_MODEL_DIR);
   const tokenizer = (await files.has('tokenizer.json'))
     ? Tokenizer.fromTokenizerJson(await files.text('tokenizer.json'))
     : Tokenizer.fromVocabAndMerges(await files.text('vocab.json'), await files.text('merges.txt'));
