@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 
 const CHILD = 'GPT_WEBGPU_CLI_CHILD';
+const STDERR_TTY_ENV = 'GPT_WEBGPU_CLI_STDERR_COLUMNS';
 const args = process.argv.slice(2);
 
 if (process.env[CHILD] || args.includes('--debug')) {
@@ -22,7 +23,8 @@ if (process.env[CHILD] || args.includes('--debug')) {
   process.stdout.write('', () => process.exit(code));
 } else {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
-    env: { ...process.env, [CHILD]: '1' },
+    // The child's stderr is our pipe, so it cannot see the terminal: tell it, for its progress bars (progress.ts).
+    env: { ...process.env, [CHILD]: '1', ...(process.stderr.isTTY ? { [STDERR_TTY_ENV]: String(process.stderr.columns || 80) } : {}) },
     stdio: ['inherit', 'inherit', 'pipe'],
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
@@ -49,6 +51,11 @@ function dawnWarningFilter(write: (line: string) => void) {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       lines.forEach(line);
+      // A progress bar redraws one line with \r and no newline: pass it through now, not when the line ends.
+      if (partial.includes('\r') && !partial.startsWith('Warning: ')) {
+        write(partial);
+        partial = '';
+      }
     },
     end() {
       if (partial) line(partial);

@@ -15,7 +15,7 @@ import type { NodeBackend } from '../gpu/node.ts';
 import { folderModelFiles } from '../io/nodeModelFiles.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { describeBench, summarizeEngine, summarizeLatency } from './summary.ts';
-import { createProgress } from './progress.ts';
+import { createProgress, stderrSink } from './progress.ts';
 import { checkModelOptions, resolveModel } from './modelSource.ts';
 import { runBenchmark, type BenchProtocol } from '../bench/benchmark.ts';
 import { planSampling } from '../sampling/sampler.ts';
@@ -98,7 +98,7 @@ async function readPrompts(line: CommandLine): Promise<(string | number[])[]> {
 async function openEngine(values: Values): Promise<Engine> {
   const options = engineOptions(values);
   const model = await resolveModel(values);
-  const progress = createProgress(process.stderr, 'uploading weights to the GPU');
+  const progress = createProgress(stderrSink(), 'uploading weights to the GPU');
   try {
     return await loadEngine({ ...options, model, onProgress: (p) => progress.update(p.loadedBytes, p.totalBytes) });
   } finally {

@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises';
 import { DownloadError, UsageError } from '../errors.ts';
 import { defaultCacheDir, downloadModelToDisk } from '../io/nodeDiskCache.ts';
 import { isRandomModelName } from '../model/randomWeights.ts';
-import { createProgress, type Progress } from './progress.ts';
+import { createProgress, stderrSink, type Progress } from './progress.ts';
 import type { Values } from './args.ts';
 
 const HUB_ID = /^[\w.-]+\/[\w.-]+$/;
@@ -38,7 +38,7 @@ export async function resolveModel(values: Values): Promise<string | undefined> 
       hub: values.hub,
       onProgress: (p) => {
         let bar = bars.get(p.file);
-        if (!bar) bars.set(p.file, (bar = createProgress(process.stderr, `downloading ${p.file}`)));
+        if (!bar) bars.set(p.file, (bar = createProgress(stderrSink(), `downloading ${p.file}`)));
         bar.update(p.loaded, p.total);
         if (p.done) bar.end();
       },

@@ -19,6 +19,20 @@ export interface Progress {
   end(): void;
 }
 
+/**
+ * stderr as a progress sink. The CLI runs as a child of itself (cli.ts) with stderr piped through a filter, so the
+ * child learns from GPT_WEBGPU_CLI_STDERR_COLUMNS that the parent's stderr is a terminal, and how wide.
+ */
+export function stderrSink(env: NodeJS.ProcessEnv = process.env): ProgressSink {
+  const piped = env.GPT_WEBGPU_CLI_STDERR_COLUMNS !== undefined;
+  const columns = Number(env.GPT_WEBGPU_CLI_STDERR_COLUMNS);
+  return {
+    isTTY: Boolean(process.stderr.isTTY) || piped,
+    columns: process.stderr.columns || (columns > 0 ? columns : 80),
+    write: (text) => process.stderr.write(text),
+  };
+}
+
 export function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }

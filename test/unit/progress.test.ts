@@ -1,6 +1,6 @@
 // The CLI's progress display: a bar redrawn in place on a terminal, a line per quarter elsewhere, nothing for small work.
 import { describe, expect, it } from 'vitest';
-import { createProgress } from '../../src/cli/progress.ts';
+import { createProgress, stderrSink } from '../../src/cli/progress.ts';
 
 const MiB = 2 ** 20;
 
@@ -45,5 +45,10 @@ describe('createProgress', () => {
       p.end();
       expect(out.writes).toEqual([]);
     }
+  });
+
+  it('stderrSink counts as a terminal when the parent CLI process says its stderr is one (the child writes to a pipe)', () => {
+    expect(stderrSink({ GPT_WEBGPU_CLI_STDERR_COLUMNS: '120' })).toMatchObject({ isTTY: true });
+    expect(stderrSink({}).isTTY).toBe(Boolean(process.stderr.isTTY));
   });
 });
