@@ -98,7 +98,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     else {
       const next = argv[i + 1];
       // A value may start with '-' (`--prompt-file -`, `--temperature -1`, checked later), but not be another option.
-      if (next === undefined || isOption(next)) throw new UsageError(`${typed} needs a value${next === undefined ? '' : `, got the option ${next}`}; see --help`);
+      if (next === undefined || isOption(next)) throw new UsageError(`${typed} needs a value${next === undefined ? '' : `, got the option ${next} (if that is the value, write ${typed}=${next})`}; see --help`);
       value = next;
       i++;
     }

@@ -73,7 +73,7 @@ describe.each(FIXTURE_NAMES)('fixture %s', (name) => {
 
 describe('demo model (the default)', () => {
   it('tokenize matches the reference tokenizer on its cases', async () => {
-    // A NUL character cannot travel in a command-line argument; that case is covered by the tokenizer's unit tests.
+    // A NUL character cannot travel in a command-line argument: those cases go through --text-file below.
     const cases = reference.tokenizer_cases.filter((c: { text: string }) => !c.text.includes('\u0000'));
     const runs = await Promise.all(cases.map((c: { text: string }) => cli(['tokenize', '--text', c.text])));
     runs.forEach((run, i) => {
@@ -220,7 +220,7 @@ describe('usage mistakes', () => {
     [['generate', '--ids', '1', '--weights', 'int8'], /--weights must be auto, f32 or f16, got "int8"/],
     [['generate', '--ids', '1', '--json=yes'], /--json takes no value/],
     [['generate', '--ids'], /--ids needs a value/],
-    [['generate', '--prompt', '--json'], /--prompt needs a value, got the option --json/],
+    [['generate', '--prompt', '--json'], /--prompt needs a value, got the option --json \(if that is the value, write --prompt=--json\)/],
     [['generate', '--bogus'], /unknown option "--bogus"; see --help/],
     [['generate', '--ids', '1', '--temprature', '1'], /unknown option "--temprature" \(did you mean --temperature\?\); see --help/],
     [['generate', '-x'], /unknown option "-x"; see --help/],
