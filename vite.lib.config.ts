@@ -10,6 +10,10 @@ export default defineConfig({
     target: 'es2022',
     minify: false,
     lib: { entry: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli/cli.ts' }, formats: ['es'] },
-    rollupOptions: { external: ['webgpu', /^node:/] },
+    rollupOptions: {
+      external: ['webgpu', /^node:/],
+      // dist/lib/cli.js is the package's bin: `npx gpt-webgpu` runs it directly, so it needs the interpreter line.
+      output: { banner: (chunk) => (chunk.isEntry && chunk.name === 'cli' ? '#!/usr/bin/env node' : '') },
+    },
   },
 });

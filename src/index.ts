@@ -1,4 +1,7 @@
 // Public API (browser and Node). Node code that loads from disk uses 'gpt-webgpu/node' (src/node.ts) in addition.
+// The reference makes the shipped index.d.ts pull in the WebGPU types (GPUDevice, …) its declarations use, so a
+// consumer type-checks with skipLibCheck false; `preserve` keeps tsc from dropping it from the emitted file.
+/// <reference types="@webgpu/types" preserve="true" />
 export { Engine } from './engine.ts';
 export type { EngineOptions, GenerateOptions, EngineInfo } from './engine.ts';
 export { GenerationStream } from './scheduler/generationStream.ts';

@@ -10,9 +10,9 @@ import { isRandomModelName, randomModelConfig, randomWeights, RANDOM_MODEL_NAMES
 
 /** The embedded default model: a small GPT-2 trained on Shakespeare, with the real GPT-2 tokenizer. */
 // This module runs from src/ (TypeScript) or from dist/lib/ (the bundle): the models/ folder is one or two levels up.
-export const DEFAULT_MODEL_DIR = ['../models/gpt2-shakespeare', '../../models/gpt2-shakespeare']
-  .map((relative) => fileURLToPath(new URL(relative, import.meta.url)))
-  .find((dir) => existsSync(dir)) ?? fileURLToPath(new URL('../models/gpt2-shakespeare', import.meta.url));
+// The paths are not literals inside `new URL(…, import.meta.url)`: the bundler would try to copy them as assets.
+const DEFAULT_MODEL_CANDIDATES = ['../models/gpt2-shakespeare', '../../models/gpt2-shakespeare'].map((relative) => fileURLToPath(new URL(relative, import.meta.url)));
+export const DEFAULT_MODEL_DIR = DEFAULT_MODEL_CANDIDATES.find((dir) => existsSync(dir)) ?? DEFAULT_MODEL_CANDIDATES[0];
 
 export interface NodeEngineOptions extends EngineOptions {
   /**

@@ -46,7 +46,10 @@ export interface ConcurrencyPoint {
   concurrency: number;
   ttftMs: Percentiles;
   itlMs: Percentiles;
-  /** Generated tokens of all streams per second, from submission to the last token. */
+  /**
+   * Generated tokens of all streams per second of wall-clock time, from submission to the last token (so prefill
+   * counts). Not `summary.decodeTokensPerSecond`, which is the engine's rate inside decode steps only.
+   */
   decodeTokensPerSecond: number;
 }
 
@@ -98,7 +101,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
     const promptLength = fit(requested);
     const metrics: GenerationMetrics[] = [];
     for (let r = 0; r < protocol.repetitions; r++) {
-      progress(`prompt of ${promptLength} tokens, run ${r + 1}/${protocol.repetitions}`);
+      progress(`prompt of ${promptLength} ${promptLength === 1 ? 'token' : 'tokens'}, run ${r + 1}/${protocol.repetitions}`);
       const m = (await engine.generate(randomPrompt(promptLength), generation).result).metrics;
       metrics.push(m);
       requests.push({ phase: 'latency', promptLength, concurrency: 1, metrics: m });
@@ -116,7 +119,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
   const throughput: ConcurrencyPoint[] = [];
   for (const requested of protocol.concurrency) {
     const concurrency = Math.min(requested, engine.info.maxSequences);
-    progress(`${concurrency} concurrent streams`);
+    progress(`${concurrency} concurrent ${concurrency === 1 ? 'stream' : 'streams'}`);
     const promptLength = fit(protocol.concurrencyPromptLength);
     const started = performance.now();
     const results = await Promise.all(Array.from({ length: concurrency }, () => engine.generate(randomPrompt(promptLength), generation).result));

@@ -5,16 +5,26 @@
 import { spawn } from 'node:child_process';
 
 const CHILD = 'GPT_WEBGPU_CLI_CHILD';
+const STDERR_TTY_ENV = 'GPT_WEBGPU_CLI_STDERR_COLUMNS';
 const args = process.argv.slice(2);
 
 if (process.env[CHILD] || args.includes('--debug')) {
+  // main() catches what it awaits; anything thrown outside it (a rejected promise nobody awaited, a failing import of
+  // the Dawn module) still ends as one line, never a stack trace, unless --debug asks for it.
+  const last = (e: unknown) => {
+    process.stderr.write(args.includes('--debug') ? `${(e as Error)?.stack ?? e}\n` : `error: ${(e as Error)?.message ?? String(e)} (run with --debug for details)\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', last);
+  process.on('unhandledRejection', last);
   const { main } = await import('./main.ts');
   const code = await main(args);
   // Dawn keeps the process alive while its GPU objects exist: exit explicitly once stdout has drained.
   process.stdout.write('', () => process.exit(code));
 } else {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
-    env: { ...process.env, [CHILD]: '1' },
+    // The child's stderr is our pipe, so it cannot see the terminal: tell it, for its progress bars (progress.ts).
+    env: { ...process.env, [CHILD]: '1', ...(process.stderr.isTTY ? { [STDERR_TTY_ENV]: String(process.stderr.columns || 80) } : {}) },
     stdio: ['inherit', 'inherit', 'pipe'],
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
@@ -41,6 +51,11 @@ function dawnWarningFilter(write: (line: string) => void) {
       const lines = (partial + chunk).split('\n');
       partial = lines.pop()!;
       lines.forEach(line);
+      // A progress bar redraws one line with \r and no newline: pass it through now, not when the line ends.
+      if (partial.includes('\r') && !partial.startsWith('Warning: ')) {
+        write(partial);
+        partial = '';
+      }
     },
     end() {
       if (partial) line(partial);

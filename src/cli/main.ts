@@ -1,10 +1,13 @@
-// The command-line interface: `npm run --silent cli -- <command> [options]` (entry point: cli.ts).
+// The command-line interface: `gpt-webgpu <command> [options]` when installed, `npm run --silent cli -- …` inside the
+// repository (entry point: cli.ts; the argument parser and value checks: args.ts; progress bars: progress.ts).
 //   generate  stream a continuation (text to stdout, TTFT/ITL to stderr), or --json for one machine-readable object
 //   logits    write float32 little-endian logits (P, V) for a list of token ids
 //   tokenize  print {"ids": [...]} for a text
 // Every failure ends with a non-zero exit and a one-line message on stderr; stack traces only with --debug.
-import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { GptWebGpuError, UsageError } from '../errors.ts';
 import type { Engine, GenerateOptions } from '../engine.ts';
 import { DEFAULT_MODEL_DIR, loadEngine } from '../node.ts';
@@ -12,143 +15,168 @@ import type { NodeBackend } from '../gpu/node.ts';
 import { folderModelFiles } from '../io/nodeModelFiles.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { describeBench, summarizeEngine, summarizeLatency } from './summary.ts';
+import { createProgress, stderrSink } from './progress.ts';
+import { checkModelOptions, resolveModel } from './modelSource.ts';
 import { runBenchmark, type BenchProtocol } from '../bench/benchmark.ts';
+import { planSampling } from '../sampling/sampler.ts';
+import { choice, decimal, integer, integerList, parseCommandLine, SEED_MAX, tokenIds, type CommandLine, type Values } from './args.ts';
 
-const HELP = `usage: npm run --silent cli -- <command> [options]
+/** How the user runs us: the installed bin, or the npm script inside the repository (where cli.ts runs from src/). */
+const PROGRAM = /[\\/]src[\\/]cli[\\/]cli\.ts$/.test(process.argv[1] ?? '') ? 'npm run --silent cli --' : 'gpt-webgpu';
+
+const HELP = `usage: ${PROGRAM} <command> [options]
 
 commands:
-  generate  --prompt TEXT | --ids 1,2,3   generate continuations; several --prompt/--ids are submitted at once
+  generate  --prompt TEXT | --prompt-file F | --ids 1,2,3
+                                           generate continuations; several prompts are submitted at once;
+                                           --prompt-file - reads the prompt from stdin (one final newline dropped)
             [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S]
             [--repetition-penalty R] [--stop TEXT]... [--ignore-eos] [--keep-last-tokens] [--json]
   logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
-  tokenize  --text TEXT                    print {"ids": [...]}
+  tokenize  --text TEXT | --text-file F    print {"ids": [...]} (--text-file - reads stdin, taken as is)
   bench     [--prompt-lengths 1,32,128] [--new-tokens N] [--repetitions N] [--concurrency 1,4,16]
             [--label TEXT] [--json | --out FILE]   run the benchmark protocol; --json prints the record
 
 options for every command:
-  --model DIR          a Hugging Face model folder (config.json, model.safetensors, tokenizer files);
+  --model M            a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a Hub
+                       id (org/name) or http(s) base URL, downloaded once into the cache folder;
                        default: the embedded demo model (${DEFAULT_MODEL_DIR})
+  --hub URL            the Hub endpoint for model ids (default https://huggingface.co/)
+  --cache-dir DIR      where downloaded models are kept (default $XDG_CACHE_HOME/gpt-webgpu or ~/.cache/gpt-webgpu)
   --backend B          auto (default) | hardware | software (Mesa llvmpipe through OpenGL ES)
   --block-size N       tokens per KV-cache block (default 16)
   --kv-blocks N        KV-cache blocks (default: 256 MiB worth, at most --max-sequences full contexts)
   --max-batch-tokens N most prompt tokens per prefill step (default 256)
   --max-sequences N    most requests running at once (default 16)
   --weights F          weight matrices on the GPU: auto (default: f16 when the checkpoint stores F16), f32, f16
-  --debug              show stack traces`;
+  --debug              show stack traces
+  --help, -h           this text
+  --version, -v        the version`;
 
-const OPTIONS = {
-  model: { type: 'string' },
-  prompt: { type: 'string', multiple: true },
-  ids: { type: 'string', multiple: true },
-  text: { type: 'string' },
-  out: { type: 'string' },
-  'max-new-tokens': { type: 'string' },
-  greedy: { type: 'boolean' },
-  temperature: { type: 'string' },
-  'top-k': { type: 'string' },
-  'top-p': { type: 'string' },
-  seed: { type: 'string' },
-  'ignore-eos': { type: 'boolean' },
-  'keep-last-tokens': { type: 'boolean' },
-  'repetition-penalty': { type: 'string' },
-  stop: { type: 'string', multiple: true },
-  'max-sequences': { type: 'string' },
-  weights: { type: 'string' },
-  json: { type: 'boolean' },
-  backend: { type: 'string' },
-  'block-size': { type: 'string' },
-  'kv-blocks': { type: 'string' },
-  'max-batch-tokens': { type: 'string' },
-  debug: { type: 'boolean' },
-  'prompt-lengths': { type: 'string' },
-  'new-tokens': { type: 'string' },
-  repetitions: { type: 'string' },
-  concurrency: { type: 'string' },
-  label: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** The package's version, from the package.json above this module (src/cli/ in the repository, dist/lib/ installed). */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)), i = 0; i < 4; i++, dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'gpt-webgpu' && pkg.version) return pkg.version;
+  }
+  return 'unknown';
+}
 
-type Values = ReturnType<typeof parseCommandLine>['values'];
-
-function parseCommandLine(argv: string[]) {
+/** A file's text, or stdin's for "-"; a missing or unreadable file is a usage mistake naming the option and path. */
+async function readInput(option: string, path: string): Promise<string> {
   try {
-    return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    if (path !== '-') return await readFile(path, 'utf8');
+    if (process.stdin.isTTY) throw new UsageError(`${option} - reads stdin, but stdin is a terminal; pipe the text in (echo ROMEO: | ${PROGRAM} …)`);
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
   } catch (e) {
-    throw new UsageError(`${(e as Error).message.replace(/\s*\n\s*/g, " ")} (see --help)`);
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read ${option} ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check the path`);
   }
 }
 
-function number(values: Values, name: keyof Values, kind: 'int' | 'float'): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || (kind === 'int' && !Number.isInteger(n))) {
-    throw new UsageError(`--${name} needs ${kind === 'int' ? 'an integer' : 'a number'}, got ${JSON.stringify(raw)}`);
+/** Prompts in command-line order; a prompt file loses one final newline (what `echo` and editors add). */
+async function readPrompts(line: CommandLine): Promise<(string | number[])[]> {
+  if (line.prompts.filter((p) => p.kind === 'prompt-file' && p.value === '-').length > 1) throw new UsageError('--prompt-file - (stdin) can be given only once');
+  const prompts: (string | number[])[] = [];
+  for (const p of line.prompts) {
+    if (p.kind === 'ids') prompts.push(tokenIds(p.value));
+    else if (p.kind === 'prompt') prompts.push(p.value);
+    else {
+      const text = (await readInput('--prompt-file', p.value)).replace(/\r?\n$/, '');
+      if (text === '') throw new UsageError(`--prompt-file ${p.value} is empty; give a non-empty prompt`);
+      prompts.push(text);
+    }
   }
-  return n;
+  return prompts;
 }
 
-function parseIds(list: string, option = 'ids'): number[] {
-  const parts = list.split(',').map((s) => s.trim());
-  if (parts.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--${option} needs comma-separated non-negative integers, got ${JSON.stringify(list)}`);
-  return parts.map(Number);
-}
-
+/** Loads the engine with a progress display for the weight upload (a bar on a terminal; see progress.ts). */
 async function openEngine(values: Values): Promise<Engine> {
-  const backend = (values.backend ?? 'auto') as NodeBackend;
-  if (!['auto', 'hardware', 'software'].includes(backend)) throw new UsageError(`--backend must be auto, hardware or software, got ${JSON.stringify(backend)}`);
-  const weightFormat = (values.weights ?? 'auto') as 'auto' | 'f32' | 'f16';
-  if (!['auto', 'f32', 'f16'].includes(weightFormat)) throw new UsageError(`--weights must be auto, f32 or f16, got ${JSON.stringify(weightFormat)}`);
-  return loadEngine({
-    model: values.model,
-    backend,
-    blockSize: number(values, 'block-size', 'int'),
-    kvBlocks: number(values, 'kv-blocks', 'int'),
-    maxBatchTokens: number(values, 'max-batch-tokens', 'int'),
-    maxSequences: number(values, 'max-sequences', 'int'),
-    weightFormat,
-  });
+  const options = engineOptions(values);
+  const model = await resolveModel(values);
+  const progress = createProgress(stderrSink(), 'uploading weights to the GPU');
+  try {
+    return await loadEngine({ ...options, model, onProgress: (p) => progress.update(p.loadedBytes, p.totalBytes) });
+  } finally {
+    progress.end();
+  }
 }
 
-async function generate(values: Values): Promise<void> {
-  const prompts: (string | number[])[] = [...(values.prompt ?? []), ...(values.ids ?? []).map((list) => parseIds(list))];
-  if (prompts.length === 0) throw new UsageError('generate needs --prompt TEXT or --ids 1,2,3');
+/** The engine options, checked before anything is loaded. */
+function engineOptions(values: Values) {
+  checkModelOptions(values);
+  return {
+    backend: choice<NodeBackend>(values, 'backend', ['auto', 'hardware', 'software'], 'auto'),
+    blockSize: integer(values, 'block-size', 1, 65536),
+    kvBlocks: integer(values, 'kv-blocks', 1),
+    maxBatchTokens: integer(values, 'max-batch-tokens', 1),
+    maxSequences: integer(values, 'max-sequences', 1),
+    weightFormat: choice(values, 'weights', ['auto', 'f32', 'f16'], 'auto'),
+  };
+}
+
+/** The sampling and stopping options, checked as the engine would check them, but as usage mistakes (exit 2). */
+function generateOptions(values: Values): GenerateOptions {
   const options: GenerateOptions = {
-    maxNewTokens: number(values, 'max-new-tokens', 'int'), // default: 64, or what is left of the context window
+    maxNewTokens: integer(values, 'max-new-tokens', 0), // default: 64, or what is left of the context window
     greedy: values.greedy,
-    temperature: number(values, 'temperature', 'float'),
-    topK: number(values, 'top-k', 'int'),
-    topP: number(values, 'top-p', 'float'),
-    seed: number(values, 'seed', 'int'),
-    repetitionPenalty: number(values, 'repetition-penalty', 'float'),
+    temperature: decimal(values, 'temperature', '≥ 0', (t) => t >= 0),
+    topK: integer(values, 'top-k', 0),
+    topP: decimal(values, 'top-p', 'in (0, 1]', (p) => p > 0 && p <= 1),
+    seed: integer(values, 'seed', 0, SEED_MAX),
+    repetitionPenalty: decimal(values, 'repetition-penalty', '> 0', (r) => r > 0),
     stop: values.stop,
     stopAtEos: !values['ignore-eos'],
     keepLastTokens: values['keep-last-tokens'],
   };
+  if (values.stop?.some((s) => s === '')) throw new UsageError('--stop needs a non-empty text, got ""');
+  try {
+    planSampling(options); // combinations: --greedy with --temperature, …
+  } catch (e) {
+    throw e instanceof GptWebGpuError ? new UsageError(e.message) : e;
+  }
+  return options;
+}
+
+async function generate(line: CommandLine): Promise<void> {
+  const { values } = line;
+  if (line.prompts.length === 0) throw new UsageError('generate needs --prompt TEXT, --prompt-file F or --ids 1,2,3');
+  const prompts = await readPrompts(line);
+  if (prompts.some((p) => p.length === 0)) throw new UsageError('--prompt needs a non-empty text');
+  const options = generateOptions(values);
   const engine = await openEngine(values);
-  // Every prompt is submitted at once; the scheduler batches them.
-  const streams = prompts.map((prompt) => engine.generate(prompt, options));
-  const results = [];
-  if (!values.json && streams.length === 1) {
-    // One request: stream its text as it comes.
-    if (typeof prompts[0] === 'string') process.stdout.write(prompts[0]);
-    for await (const chunk of streams[0]) process.stdout.write(chunk.text);
-    process.stdout.write('\n');
-  }
-  for (const [i, stream] of streams.entries()) {
-    const result = await stream.result;
-    results.push(result);
-    if (values.json) continue;
-    if (streams.length > 1) {
-      const prompt = prompts[i];
-      process.stdout.write(`--- [${i + 1}] ${typeof prompt === 'string' ? JSON.stringify(prompt) : `ids ${prompt.join(',')}`}\n${typeof prompt === 'string' ? prompt : ''}${result.text}\n`);
+  try {
+    // Every prompt is submitted at once; the scheduler batches them.
+    const streams = prompts.map((prompt) => engine.generate(prompt, options));
+    if (!values.json && streams.length === 1) {
+      // One request: stream its text as it comes, but only once the engine has accepted it, so a refused request
+      // writes nothing to stdout (a pipe must not receive the prompt as if it were output).
+      const iterator = streams[0][Symbol.asyncIterator]();
+      let next = await iterator.next();
+      if (typeof prompts[0] === 'string') process.stdout.write(prompts[0]);
+      for (; !next.done; next = await iterator.next()) process.stdout.write(next.value.text);
+      process.stdout.write('\n');
     }
-    process.stderr.write(`${streams.length > 1 ? `[${i + 1}] ` : ''}${summarizeLatency(result)}\n`);
+    // Several prompts print once all have finished: a refused one then leaves stdout empty instead of half-written.
+    const results = await Promise.all(streams.map((stream) => stream.result));
+    for (const [i, result] of results.entries()) {
+      if (values.json) continue;
+      if (streams.length > 1) {
+        const prompt = prompts[i];
+        process.stdout.write(`--- [${i + 1}] ${typeof prompt === 'string' ? JSON.stringify(prompt) : `ids ${prompt.join(',')}`}\n${typeof prompt === 'string' ? prompt : ''}${result.text}\n`);
+      }
+      process.stderr.write(`${streams.length > 1 ? `[${i + 1}] ` : ''}${summarizeLatency(result)}\n`);
+    }
+    const summary = engine.summary();
+    if (values.json) process.stdout.write(`${JSON.stringify({ results, summary, adapter: engine.info.adapter })}\n`);
+    else process.stderr.write(`${summarizeEngine(summary)}\nadapter: ${describeAdapter(engine)}\n`);
+  } finally {
+    await engine.dispose();
   }
-  const summary = engine.summary();
-  if (values.json) process.stdout.write(`${JSON.stringify({ results, summary, adapter: engine.info.adapter })}\n`);
-  else process.stderr.write(`${summarizeEngine(summary)}\nadapter: ${describeAdapter(engine)}\n`);
-  await engine.dispose();
 }
 
 function describeAdapter(engine: Engine): string {
@@ -160,7 +188,7 @@ function describeAdapter(engine: Engine): string {
 async function logits(values: Values): Promise<void> {
   if (!values.ids || values.ids.length !== 1) throw new UsageError('logits needs exactly one --ids 1,2,3');
   if (!values.out) throw new UsageError('logits needs --out FILE');
-  const ids = parseIds(values.ids[0]);
+  const ids = tokenIds(values.ids[0]);
   const engine = await openEngine(values);
   const out = await engine.logits(ids);
   try {
@@ -174,23 +202,13 @@ async function logits(values: Values): Promise<void> {
 }
 
 async function bench(values: Values): Promise<void> {
-  const list = (name: 'prompt-lengths' | 'concurrency') => {
-    const raw = values[name];
-    if (raw === undefined) return undefined;
-    const numbers = parseIds(raw, name);
-    if (numbers.some((n) => n < 1)) throw new UsageError(`--${name} needs positive integers, got ${JSON.stringify(raw)}`);
-    return numbers;
-  };
   const protocol: Partial<BenchProtocol> = {};
-  const promptLengths = list('prompt-lengths');
-  const concurrency = list('concurrency');
-  const newTokens = number(values, 'new-tokens', 'int');
-  const repetitions = number(values, 'repetitions', 'int');
-  if (promptLengths) protocol.promptLengths = promptLengths;
-  if (concurrency) protocol.concurrency = concurrency;
+  if (values['prompt-lengths'] !== undefined) protocol.promptLengths = integerList(values['prompt-lengths'], 'prompt-lengths', 1);
+  if (values.concurrency !== undefined) protocol.concurrency = integerList(values.concurrency, 'concurrency', 1);
+  const newTokens = integer(values, 'new-tokens', 2);
+  const repetitions = integer(values, 'repetitions', 1);
   if (newTokens !== undefined) protocol.newTokens = newTokens;
   if (repetitions !== undefined) protocol.repetitions = repetitions;
-  if ((newTokens !== undefined && newTokens < 2) || (repetitions !== undefined && repetitions < 1)) throw new UsageError('--new-tokens needs at least 2 and --repetitions at least 1');
   const engine = await openEngine(values);
   const record = await runBenchmark(engine, {
     protocol,
@@ -206,26 +224,33 @@ async function bench(values: Values): Promise<void> {
 }
 
 async function tokenize(values: Values): Promise<void> {
-  if (values.text === undefined) throw new UsageError('tokenize needs --text TEXT');
+  if ((values.text === undefined) === (values['text-file'] === undefined)) throw new UsageError('tokenize needs one of --text TEXT or --text-file F');
+  const text = values.text ?? (await readInput('--text-file', values['text-file']!));
   // No GPU needed: read only the tokenizer files.
-  const files = await folderModelFiles(values.model ?? DEFAULT_MODEL_DIR);
+  checkModelOptions(values);
+  const files = await folderModelFiles((await resolveModel(values)) ?? DEFAULT_MODEL_DIR);
   const tokenizer = (await files.has('tokenizer.json'))
     ? Tokenizer.fromTokenizerJson(await files.text('tokenizer.json'))
     : Tokenizer.fromVocabAndMerges(await files.text('vocab.json'), await files.text('merges.txt'));
-  process.stdout.write(`${JSON.stringify({ ids: tokenizer.encode(values.text) })}\n`);
+  process.stdout.write(`${JSON.stringify({ ids: tokenizer.encode(text) })}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
-    const { values, positionals } = parseCommandLine(argv);
+    const line = parseCommandLine(argv);
+    const { values, positionals } = line;
     const command = positionals[0];
+    if (values.version) {
+      process.stdout.write(`gpt-webgpu ${version()}\n`);
+      return 0;
+    }
     if (values.help || command === undefined || command === 'help') {
       process.stdout.write(`${HELP}\n`);
       return command === undefined && !values.help ? 2 : 0;
     }
     if (positionals.length > 1) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[1])}; see --help`);
-    if (command === 'generate') await generate(values);
+    if (command === 'generate') await generate(line);
     else if (command === 'logits') await logits(values);
     else if (command === 'tokenize') await tokenize(values);
     else if (command === 'bench') await bench(values);

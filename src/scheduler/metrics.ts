@@ -15,8 +15,12 @@ export interface EngineSummary {
   itlMs: Percentiles;
   tpotMs: Percentiles;
   queueMs: Percentiles;
-  /** Prompt tokens run per second of prefill steps; generated tokens per second of decode steps. */
+  /** Prompt tokens run per second of prefill steps. */
   prefillTokensPerSecond: number;
+  /**
+   * Generated tokens of all streams per second inside decode steps (the steps' own time, not wall-clock): not a
+   * stream's rate over wall-clock, which also counts the prefill steps run between its tokens.
+   */
   decodeTokensPerSecond: number;
   steps: { prefill: number; decode: number };
   /** Mean kernel dispatches and queue submits per step, by kind (what the launch chain costs). */

@@ -20,9 +20,10 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serves `root` at "/", and each `mounts[prefix]` folder at "/prefix/". */
-export async function serveStatic(root: string, mounts: Record<string, string> = {}): Promise<StaticServer> {
+/** Serves `root` at "/", and each `mounts[prefix]` folder at "/prefix/"; `onRequest` sees every request (for counting). */
+export async function serveStatic(root: string, mounts: Record<string, string> = {}, onRequest?: (method: string, path: string) => void): Promise<StaticServer> {
   const server: Server = createServer(async (req, res) => {
+    onRequest?.(req.method ?? 'GET', req.url ?? '/');
     try {
       const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
       const mount = Object.keys(mounts).find((m) => path.startsWith(`/${m}/`));
