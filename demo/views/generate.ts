@@ -1,18 +1,34 @@
 // The generate view: a prompt, sampling settings, N parallel streams (N requests submitted at once, which the engine
 // batches into shared GPU steps), the text as it streams, live TTFT / ITL / tokens per second of stream 0, and a chart
 // of every token's latency for every stream.
-import type { GenerationResult } from '../../src/index.ts';
+import type { GenerateOptions, GenerationResult } from '../../src/index.ts';
 import type { App } from '../app.ts';
 import { axisTitle, ChartSlot, color, tint } from '../charts.ts';
 import { $, byTestId, h, perFrame, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
-import type { StreamSettings } from '../protocol.ts';
+
+/** The sampling settings of one stream, as the form holds them. */
+export interface StreamSettings {
+  maxNewTokens: number;
+  greedy: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  repetitionPenalty: number;
+}
+
+/** The engine's options for `s` (greedy ignores the sampling fields). */
+export function generateOptions(s: StreamSettings): GenerateOptions {
+  const common = { maxNewTokens: s.maxNewTokens, repetitionPenalty: s.repetitionPenalty };
+  return s.greedy ? { ...common, greedy: true } : { ...common, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed };
+}
 
 interface StreamState {
   index: number;
   seed: number;
-  /** The worker's id for this stream (to stop it). */
-  id: number;
+  /** Ends this stream. */
+  controller: AbortController;
   /** Worker-measured time of each token since the request arrived, ms. */
   times: number[];
   gaps: number[];
@@ -112,19 +128,23 @@ export class GenerateView {
     this.resetMetrics();
     this.layoutStreams(n, true, prompt);
     this.resetChart();
+    // All streams start in this task, so the engine admits them together and they share their first step.
     const runs = this.streams.map((stream) => {
-      const { id, result } = app.client.generate({ prompt, settings: { ...settings, seed: (settings.seed + stream.index) >>> 0 }, held: n > 1 }, (token) => {
-        // Follow the text as it grows, unless the reader scrolled up.
-        const pre = stream.pre;
-        const following = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
-        stream.output.append(token.text);
-        if (following) pre.scrollTop = pre.scrollHeight;
-        if (stream.times.length > 0) stream.gaps.push(token.elapsedMs - stream.times[stream.times.length - 1]);
-        stream.times.push(token.elapsedMs);
-        this.render();
-      });
-      stream.id = id;
-      return result.then(
+      const generation = app.client.generate(prompt, { ...generateOptions({ ...settings, seed: (settings.seed + stream.index) >>> 0 }), signal: stream.controller.signal });
+      const follow = async () => {
+        for await (const token of generation) {
+          // Follow the text as it grows, unless the reader scrolled up.
+          const pre = stream.pre;
+          const following = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+          stream.output.append(token.text);
+          if (following) pre.scrollTop = pre.scrollHeight;
+          if (stream.times.length > 0) stream.gaps.push(token.elapsedMs - stream.times[stream.times.length - 1]);
+          stream.times.push(token.elapsedMs);
+          this.render();
+        }
+        return generation.result;
+      };
+      return follow().then(
         (r) => {
           stream.result = r;
           // The engine's own figures replace the live ones measured from messages.
@@ -139,7 +159,6 @@ export class GenerateView {
         this.render();
       });
     });
-    if (n > 1) void app.client.call('release', {});
     const [first] = await Promise.allSettled(runs);
     if (first.status === 'rejected') {
       app.setStatus({ error: first.reason });
@@ -152,7 +171,7 @@ export class GenerateView {
   }
 
   async stop(): Promise<void> {
-    await this.app.client.call('stop', { ids: this.streams.map((s) => s.id) });
+    for (const s of this.streams) s.controller.abort();
   }
 
   autostart(): void {
@@ -190,7 +209,7 @@ export class GenerateView {
         badge,
       );
       const card = h('div', { class: `stream${index === 0 ? ' main' : ''}` }, head, pre);
-      return { index, seed, id: -1, times: [], gaps: [], card, pre, output, stat, badge };
+      return { index, seed, controller: new AbortController(), times: [], gaps: [], card, pre, output, stat, badge };
     });
     this.grid.replaceChildren(...this.streams.map((s) => s.card));
   }

@@ -1,10 +1,9 @@
 // The model panel: where the model comes from (the embedded demo model, a Hub id or URL, local files), loading with
 // download and upload progress, cancel, what was loaded, and the Cache API's contents.
-import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress } from '../../src/index.ts';
+import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress, type ModelSource } from '../../src/index.ts';
 import type { App } from '../app.ts';
 import { $, byTestId, droppedFiles, h, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
-import type { ModelSource } from '../protocol.ts';
 
 type SourceKind = 'demo' | 'hub' | 'local';
 
@@ -138,7 +137,7 @@ export class ModelPanel {
     setText($('#progress-stage'), source.kind === 'url' ? source.url : '');
     $('#progress-fill').style.width = '0';
     try {
-      app.model = await app.client.call('load', { source });
+      app.model = await app.client.load(source);
       this.renderLoaded(source);
       app.setStatus('ready');
     } catch (e) {
@@ -191,7 +190,7 @@ export class ModelPanel {
     );
     const { info, shape } = model;
     const rows: [string, string][] = [
-      ['name', source.label],
+      ['name', source.label ?? ''],
       ['family', info.family === 'gpt_neox' ? 'GPT-NeoX' : 'GPT-2'],
       ['parameters', fmt.params(info.parameters)],
       ['layers × width', `${shape.layers} × ${shape.hidden} (${shape.heads} heads)`],
