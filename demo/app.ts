@@ -11,7 +11,7 @@ import { VIEWS } from './params.ts';
 export type Busy = 'idle' | 'loading' | 'generating' | 'benchmarking';
 
 /** The status a test or a script reads from [data-testid=status]. */
-export type Status = 'loading' | 'ready' | 'generating' | 'benchmarking' | 'done' | { error: unknown };
+export type Status = 'loading' | 'waiting' | 'ready' | 'generating' | 'benchmarking' | 'done' | { error: unknown };
 
 export class App {
   /** The engine, in a Web Worker (worker.ts runs the library's serveEngineInWorker). */

@@ -47,8 +47,8 @@ async function start(): Promise<void> {
     $('#adapter').replaceChildren('No WebGPU adapter.');
     return;
   }
-  await models.loadInitial();
-  if (app.params.autostart && app.model) {
+  const loaded = await models.loadInitial();
+  if (app.params.autostart && loaded) {
     if (app.view === 'bench') void bench.run();
     else if (app.view === 'generate') generate.autostart();
   }

@@ -2,6 +2,7 @@
 // download and upload progress, cancel, what was loaded, and the Cache API's contents.
 import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress, type ModelSource } from '../../src/index.ts';
 import type { App } from '../app.ts';
+import { DEFAULT_HUB, loadsByItself } from '../trust.ts';
 import { $, byTestId, droppedFiles, h, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
 
@@ -18,7 +19,7 @@ export class ModelPanel {
   private upload: LoadProgress | undefined;
 
   constructor(private readonly app: App) {
-    this.hub = app.params.hub ?? 'https://huggingface.co/';
+    this.hub = app.params.hub ?? DEFAULT_HUB;
     setText($('#hub-endpoint'), this.hub);
     for (const button of document.querySelectorAll<HTMLButtonElement>('[data-source]')) button.onclick = () => this.selectKind(button.dataset.source as SourceKind);
     $('#load').onclick = () => void this.loadSelected();
@@ -60,14 +61,42 @@ export class ModelPanel {
     void this.refreshCacheInfo();
   }
 
-  /** The model named by the URL (a Hub id or URL), else the demo model. */
-  async loadInitial(): Promise<void> {
+  /**
+   * The model named by the URL (a Hub id or URL), else the demo model. One on another server (or a Hub id on a
+   * non-default Hub) only fills the form: nothing is fetched until the person presses Load (trust.ts). Returns
+   * whether a model was loaded.
+   */
+  async loadInitial(): Promise<boolean> {
     const model = this.app.params.model;
     if (model) {
       this.selectKind('hub');
       this.input.value = model;
+      let source: ModelSource | undefined;
+      try {
+        source = this.hubSource(model);
+      } catch {
+        // loadSelected() shows the error.
+      }
+      if (source?.kind === 'url' && !loadsByItself(source.url, location.href)) {
+        this.showPending(source.url);
+        return false;
+      }
     }
     await this.loadSelected();
+    return this.app.model !== undefined;
+  }
+
+  /** Says which server the link names and waits for Load. */
+  private showPending(url: string): void {
+    const notice = $('#model-pending');
+    notice.replaceChildren(
+      h('b', {}, 'This link asks to load a model from another server: '),
+      h('code', { 'data-testid': 'model-pending-url' }, url),
+      '. Nothing has been downloaded. Check the address, then press Load.',
+    );
+    notice.hidden = false;
+    this.app.setStatus('waiting');
+    this.app.setBusy('idle');
   }
 
   private selectKind(kind: SourceKind): void {
@@ -121,6 +150,7 @@ export class ModelPanel {
 
   private async load(source: ModelSource): Promise<void> {
     const { app } = this;
+    $('#model-pending').hidden = true;
     app.model = undefined;
     app.clearError();
     app.setStatus('loading');

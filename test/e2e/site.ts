@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { Page } from 'puppeteer-core';
+import { build } from 'vite';
 import { serveStatic } from '../support/staticServer.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -95,6 +96,12 @@ function slow(bytesPerSecond: number): Transform {
       setTimeout(done, (chunk.length / bytesPerSecond) * 1000);
     },
   });
+}
+
+/** Builds the demo site into dist/demo/ (what `npm run build:demo` makes). */
+export async function buildDemo(): Promise<string> {
+  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error' });
+  return join(ROOT, 'dist/demo');
 }
 
 export const status = (page: Page) => page.$eval('[data-testid=status]', (e) => e.textContent ?? '');
