@@ -28,3 +28,5 @@ export { WorkerEngine } from './worker/client.ts';
 export type { WorkerChunk, WorkerLoadOptions, WorkerBenchOptions } from './worker/client.ts';
 export { errorFromWire, errorToWire, CANCELLED, NO_MODEL } from './worker/protocol.ts';
 export type { ModelSource, GpuReport, LoadedModel, WorkerStats, WorkerEvent, WorkerRequests, MessageEndpoint, WireError } from './worker/protocol.ts';
+export { START_SETTINGS } from './sampling/startSettings.ts';
+export type { StartSettings } from './sampling/startSettings.ts';

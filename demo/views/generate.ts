@@ -6,6 +6,7 @@ import type { App } from '../app.ts';
 import { axisTitle, ChartSlot, color, tint } from '../charts.ts';
 import { $, byTestId, h, perFrame, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
+import { initialSettings } from '../params.ts';
 
 /** The sampling settings of one stream, as the form holds them. */
 export interface StreamSettings {
@@ -63,15 +64,17 @@ export class GenerateView {
 
   constructor(private readonly app: App) {
     const p = app.params;
-    if (p.prompt !== undefined) this.prompt.value = p.prompt;
-    if (p.maxNewTokens !== undefined) this.maxNewTokens.value = String(p.maxNewTokens);
-    if (p.temperature !== undefined) this.temperature.value = String(p.temperature);
-    if (p.topK !== undefined) this.topK.value = String(p.topK);
-    if (p.topP !== undefined) this.topP.value = String(p.topP);
-    if (p.repetitionPenalty !== undefined) this.repetitionPenalty.value = String(p.repetitionPenalty);
-    if (p.seed !== undefined) this.seed.value = String(p.seed);
+    // The settings `npm start` uses in the terminal (START_SETTINGS), unless the URL sets them: same seed, same text.
+    const start = initialSettings(p);
+    this.prompt.value = start.prompt;
+    this.maxNewTokens.value = String(start.maxNewTokens);
+    this.temperature.value = String(start.temperature);
+    this.topK.value = String(start.topK);
+    this.topP.value = String(start.topP);
+    this.repetitionPenalty.value = String(start.repetitionPenalty);
+    this.seed.value = String(start.seed);
     if (p.streams !== undefined) this.streamsInput.value = String(Math.max(1, Math.min(MAX_STREAMS, Math.round(p.streams))));
-    this.greedy.checked = p.greedy;
+    this.greedy.checked = start.greedy;
 
     this.greedy.onchange = () => this.refreshControls();
     this.streamsInput.oninput = () => {
