@@ -50,4 +50,19 @@ describe('the page and Node agree', () => {
     expect(Number(await text(page, 'token-count'))).toBe(want.ids.length);
     await page.close();
   }, 120_000);
+
+  it.each([
+    [6, 'ROMEO:\nBut soft', 6],
+    [8, 'First Citizen:\nBefore we proceed', 7],
+    [5, 'KING HENRY:\nOnce more', 8],
+  ])('%i parallel greedy streams on %j give exactly Node\'s tokens', async (streams, prompt, promptTokens) => {
+    expect(node.encode(prompt)).toHaveLength(promptTokens);
+    const maxNewTokens = 24;
+    const want = await node.generate(prompt, { greedy: true, maxNewTokens }).result;
+    const { page, errors } = await open({ prompt, greedy: '1', maxNewTokens: String(maxNewTokens), streams: String(streams), autostart: '1' });
+    expect(await waitForStatus(page, '^(done|error)'), errors.join('\n')).toBe('done');
+    expect(await streamTexts(page)).toEqual(Array(streams).fill(want.text));
+    expect(Number(await text(page, 'token-count'))).toBe(want.ids.length);
+    await page.close();
+  }, 120_000);
 });
