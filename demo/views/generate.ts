@@ -276,7 +276,7 @@ export class GenerateView {
           y: { type: 'linear', beginAtZero: true, title: axisTitle('ms since the previous token') },
         },
         plugins: {
-          legend: { display: false, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10 } },
+          legend: { display: false, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10, usePointStyle: true, pointStyle: 'rectRounded' } },
           tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${fmt.ms(item.parsed.y ?? NaN)}` } },
         },
       },
@@ -288,13 +288,18 @@ export class GenerateView {
   private resetChart(): void {
     const chart = this.chart.chart!;
     const n = this.streams.length;
+    // Streams batched together share their decode steps, so their lines coincide: each stream draws its own dash of a
+    // common period, so a shared line shows every stream's color in turn and a stream that differs stands out.
+    const dash = 6;
     chart.data.datasets = this.streams.map((s) => ({
       label: n === 1 ? 'inter-token latency' : `stream ${s.index}`,
       data: [] as { x: number; y: number }[],
       borderColor: color(s.index),
       backgroundColor: n === 1 ? tint(color(0), 0.12) : color(s.index),
       fill: n === 1,
-      borderWidth: s.index === 0 ? 2 : 1.25,
+      borderWidth: n === 1 ? 2 : 2.5,
+      borderDash: n === 1 ? [] : [dash, dash * (n - 1)],
+      borderDashOffset: -dash * s.index,
       pointRadius: n === 1 ? 2 : 0,
       tension: 0.2,
     }));

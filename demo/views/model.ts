@@ -2,6 +2,7 @@
 // download and upload progress, cancel, what was loaded, and the Cache API's contents.
 import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress, type ModelSource } from '../../src/index.ts';
 import type { App } from '../app.ts';
+import { localModelName } from '../localName.ts';
 import { DEFAULT_HUB, loadsByItself } from '../trust.ts';
 import { $, byTestId, droppedFiles, h, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
@@ -127,9 +128,7 @@ export class ModelPanel {
   async loadFiles(files: File[]): Promise<void> {
     if (files.length === 0) return;
     this.selectKind('local');
-    // A picked folder names its files "folder/config.json": the folder is the model's name.
-    const folder = files[0].webkitRelativePath.split('/')[0];
-    const label = folder || (files.length === 1 ? files[0].name : `${files.length} local files`);
+    const label = await localModelName(files);
     this.app.setUrlParams({ model: undefined });
     await this.load({ kind: 'files', files, label });
   }
@@ -281,3 +280,4 @@ function demoSource(): ModelSource {
   // Served with the page: the browser's HTTP cache covers it, and a new site version must not meet a stale copy.
   return { kind: 'url', url: new URL(DEMO_MODEL_PATH, location.href).href, label: 'gpt2-shakespeare (demo)', cache: false };
 }
+
