@@ -1,7 +1,9 @@
-// Errors crossing the worker boundary: every library class comes back as an instance of itself (so a page can write
+// The worker protocol without a GPU. Errors crossing the boundary: every library class comes back as an instance of itself (so a page can write
 // `instanceof DownloadError`), with its message; unknown names stay plain Errors that keep the name.
+// WorkerEngine's messages: streams of one task sent together (held, then released), an AbortSignal as a stop.
 import { describe, expect, it } from 'vitest';
 import * as errors from '../../src/errors.ts';
+import { WorkerEngine } from '../../src/worker/client.ts';
 import { errorFromWire, errorToWire } from '../../src/worker/protocol.ts';
 
 const samples: Error[] = [
@@ -41,5 +43,54 @@ describe('errorFromWire(errorToWire(e))', () => {
     expect(back).not.toBeInstanceOf(errors.GptWebGpuError);
     expect(back.name).toBe('Cancelled');
     expect(errorFromWire(errorToWire('a string'))).toMatchObject({ name: 'Error', message: 'a string' });
+  });
+});
+
+describe('WorkerEngine messages', () => {
+  /** An endpoint that records what the client posts and lets the test answer. */
+  function fakeEndpoint() {
+    const posted: { id: number; op: string; args: Record<string, unknown> }[] = [];
+    let listener: ((event: MessageEvent) => void) | undefined;
+    return {
+      posted,
+      endpoint: {
+        postMessage: (m: unknown) => posted.push(m as (typeof posted)[number]),
+        addEventListener: (_type: 'message', l: (event: MessageEvent) => void) => (listener = l),
+      },
+      answer: (data: unknown) => listener!({ data } as MessageEvent),
+    };
+  }
+
+  it('sends the streams of one task together, held until a release, so they share the first step', async () => {
+    const fake = fakeEndpoint();
+    const engine = new WorkerEngine(fake.endpoint);
+    engine.generate('a', { maxNewTokens: 2 });
+    engine.generate('b', { maxNewTokens: 2 });
+    expect(fake.posted).toEqual([]);
+    await Promise.resolve();
+    expect(fake.posted.map((m) => [m.op, m.args.held])).toEqual([['generate', true], ['generate', true], ['release', undefined]]);
+    engine.generate('c', {});
+    await Promise.resolve();
+    expect(fake.posted.slice(3).map((m) => [m.op, m.args.held])).toEqual([['generate', false]]);
+  });
+
+  it('turns an AbortSignal into a stop that follows its generate message, and streams tokens into the result', async () => {
+    const fake = fakeEndpoint();
+    const engine = new WorkerEngine(fake.endpoint);
+    const controller = new AbortController();
+    const stream = engine.generate([1, 2], { maxNewTokens: 3, signal: controller.signal });
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 0));
+    const [generate, stop] = fake.posted;
+    expect(generate).toMatchObject({ op: 'generate', args: { prompt: [1, 2], options: { maxNewTokens: 3 } } });
+    expect('signal' in (generate.args.options as object)).toBe(false);
+    expect(stop).toMatchObject({ op: 'stop', args: { ids: [generate.id] } });
+    fake.answer({ type: 'token', id: generate.id, text: 'x', tokenId: 9, index: 0, elapsedMs: 1 });
+    const result = { ids: [9], text: 'x', finishReason: 'abort', metrics: {} };
+    fake.answer({ type: 'reply', id: generate.id, ok: true, value: result });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks).toEqual([{ tokenId: 9, text: 'x', index: 0, elapsedMs: 1 }]);
+    expect(await stream.result).toEqual(result);
   });
 });
