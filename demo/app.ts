@@ -1,22 +1,21 @@
-// What the views share: the worker client, the loaded model and GPU, what the engine is busy with, the status pill,
+// What the views share: the engine in its worker (the library's WorkerEngine), the loaded model and GPU, what the engine is busy with, the status pill,
 // the error banner, and the benchmark records of this session. Views subscribe to `onChange` to enable and disable
 // their controls; nothing else is global.
-import type { BenchRecord } from '../src/index.ts';
-import { EngineClient } from './client.ts';
+import { WorkerEngine, type BenchRecord, type GpuReport, type LoadedModel } from '../src/index.ts';
 import { $, byTestId, setText } from './dom.ts';
 import { explain } from './explain.ts';
 import type { PageParams, View } from './params.ts';
 import { VIEWS } from './params.ts';
-import type { GpuReport, LoadedModel } from './protocol.ts';
 
 /** What the engine is doing; at most one of these at a time (generation and benchmark would skew each other). */
 export type Busy = 'idle' | 'loading' | 'generating' | 'benchmarking';
 
 /** The status a test or a script reads from [data-testid=status]. */
-export type Status = 'loading' | 'ready' | 'generating' | 'benchmarking' | 'done' | { error: unknown };
+export type Status = 'loading' | 'waiting' | 'ready' | 'generating' | 'benchmarking' | 'done' | { error: unknown };
 
 export class App {
-  readonly client = new EngineClient();
+  /** The engine, in a Web Worker (worker.ts runs the library's serveEngineInWorker). */
+  readonly client = new WorkerEngine(new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'gpt-webgpu engine' }));
   model: LoadedModel | undefined;
   gpu: GpuReport | undefined;
   busy: Busy = 'loading';

@@ -1,17 +1,17 @@
-// Numbers as people read them: decimal units (MB, like the Hub and the browser's download bar), ms with two or three
+// Numbers as people read them: binary units (MiB, as the CLI prints the same weights and KV pool), ms with two or three
 // significant digits, a dash for a figure that does not exist yet.
 
 const DASH = '–';
 
 export function bytes(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return DASH;
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
-  while (Math.abs(n) >= 1000 && i < units.length - 1) {
-    n /= 1000;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) {
+    n /= 1024;
     i++;
   }
-  return `${i === 0 ? n.toFixed(0) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${units[i]}`;
+  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
 }
 
 /** Binary units, for WebGPU limits (which are powers of two). */

@@ -24,7 +24,7 @@ bench.onCompare = (record) => {
 app.setView(app.params.view);
 
 // For the console and for tests: the worker client (e.g. `await gptWebgpu.stats()`).
-Object.assign(window, { gptWebgpu: { app, stats: () => app.client.call('stats', {}) } });
+Object.assign(window, { gptWebgpu: { app, stats: () => app.client.stats() } });
 
 setupDropOverlay();
 void start();
@@ -39,7 +39,7 @@ async function start(): Promise<void> {
     return;
   }
   try {
-    app.gpu = await app.client.call('init', {});
+    app.gpu = await app.client.init();
     gpuPanel.renderAdapter(app.gpu);
     bench.adapterKnown(app.gpu.adapter.software);
   } catch (e) {
@@ -47,8 +47,8 @@ async function start(): Promise<void> {
     $('#adapter').replaceChildren('No WebGPU adapter.');
     return;
   }
-  await models.loadInitial();
-  if (app.params.autostart && app.model) {
+  const loaded = await models.loadInitial();
+  if (app.params.autostart && loaded) {
     if (app.view === 'bench') void bench.run();
     else if (app.view === 'generate') generate.autostart();
   }

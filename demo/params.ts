@@ -6,6 +6,8 @@
 //   protocol           standard | quick (benchmark view)
 //   label              label of the benchmark record
 //   autostart=1        generate (generate view) or run the benchmark (bench view) once the model is loaded
+import { START_SETTINGS, type StartSettings } from '../src/sampling/startSettings.ts';
+
 export type View = 'generate' | 'bench' | 'compare';
 export const VIEWS: readonly View[] = ['generate', 'bench', 'compare'];
 
@@ -54,5 +56,20 @@ export function readParams(search: string): PageParams {
     protocol: protocol === 'quick' || protocol === 'standard' ? protocol : undefined,
     label: text('label'),
     autostart: p.get('autostart') === '1' || p.get('autostart') === 'true',
+  };
+}
+
+/** What the generate form starts with: the URL's values over START_SETTINGS (the settings `npm start` uses). */
+export function initialSettings(p: PageParams): StartSettings & { greedy: boolean } {
+  const s = START_SETTINGS;
+  return {
+    prompt: p.prompt ?? s.prompt,
+    maxNewTokens: p.maxNewTokens ?? s.maxNewTokens,
+    temperature: p.temperature ?? s.temperature,
+    topK: p.topK ?? s.topK,
+    topP: p.topP ?? s.topP,
+    seed: p.seed ?? s.seed,
+    repetitionPenalty: p.repetitionPenalty ?? s.repetitionPenalty,
+    greedy: p.greedy,
   };
 }

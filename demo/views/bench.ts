@@ -106,7 +106,7 @@ export class BenchView {
     setText(byTestId('bench-status'), 'running');
     try {
       const label = this.label.value.trim() || this.defaultLabel();
-      const record = await app.client.call('bench', { protocol: this.protocol, label, userAgent: navigator.userAgent });
+      const record = await app.client.bench({ protocol: this.protocol, label });
       app.sessionRecords.push(record);
       this.renderResult(record);
       setText(byTestId('bench-status'), 'done');

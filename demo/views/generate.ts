@@ -1,18 +1,35 @@
 // The generate view: a prompt, sampling settings, N parallel streams (N requests submitted at once, which the engine
 // batches into shared GPU steps), the text as it streams, live TTFT / ITL / tokens per second of stream 0, and a chart
 // of every token's latency for every stream.
-import type { GenerationResult } from '../../src/index.ts';
+import type { GenerateOptions, GenerationResult } from '../../src/index.ts';
 import type { App } from '../app.ts';
 import { axisTitle, ChartSlot, color, tint } from '../charts.ts';
 import { $, byTestId, h, perFrame, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
-import type { StreamSettings } from '../protocol.ts';
+import { initialSettings } from '../params.ts';
+
+/** The sampling settings of one stream, as the form holds them. */
+export interface StreamSettings {
+  maxNewTokens: number;
+  greedy: boolean;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed: number;
+  repetitionPenalty: number;
+}
+
+/** The engine's options for `s` (greedy ignores the sampling fields). */
+export function generateOptions(s: StreamSettings): GenerateOptions {
+  const common = { maxNewTokens: s.maxNewTokens, repetitionPenalty: s.repetitionPenalty };
+  return s.greedy ? { ...common, greedy: true } : { ...common, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed };
+}
 
 interface StreamState {
   index: number;
   seed: number;
-  /** The worker's id for this stream (to stop it). */
-  id: number;
+  /** Ends this stream. */
+  controller: AbortController;
   /** Worker-measured time of each token since the request arrived, ms. */
   times: number[];
   gaps: number[];
@@ -47,15 +64,17 @@ export class GenerateView {
 
   constructor(private readonly app: App) {
     const p = app.params;
-    if (p.prompt !== undefined) this.prompt.value = p.prompt;
-    if (p.maxNewTokens !== undefined) this.maxNewTokens.value = String(p.maxNewTokens);
-    if (p.temperature !== undefined) this.temperature.value = String(p.temperature);
-    if (p.topK !== undefined) this.topK.value = String(p.topK);
-    if (p.topP !== undefined) this.topP.value = String(p.topP);
-    if (p.repetitionPenalty !== undefined) this.repetitionPenalty.value = String(p.repetitionPenalty);
-    if (p.seed !== undefined) this.seed.value = String(p.seed);
+    // The settings `npm start` uses in the terminal (START_SETTINGS), unless the URL sets them: same seed, same text.
+    const start = initialSettings(p);
+    this.prompt.value = start.prompt;
+    this.maxNewTokens.value = String(start.maxNewTokens);
+    this.temperature.value = String(start.temperature);
+    this.topK.value = String(start.topK);
+    this.topP.value = String(start.topP);
+    this.repetitionPenalty.value = String(start.repetitionPenalty);
+    this.seed.value = String(start.seed);
     if (p.streams !== undefined) this.streamsInput.value = String(Math.max(1, Math.min(MAX_STREAMS, Math.round(p.streams))));
-    this.greedy.checked = p.greedy;
+    this.greedy.checked = start.greedy;
 
     this.greedy.onchange = () => this.refreshControls();
     this.streamsInput.oninput = () => {
@@ -112,19 +131,23 @@ export class GenerateView {
     this.resetMetrics();
     this.layoutStreams(n, true, prompt);
     this.resetChart();
+    // All streams start in this task, so the engine admits them together and they share their first step.
     const runs = this.streams.map((stream) => {
-      const { id, result } = app.client.generate({ prompt, settings: { ...settings, seed: (settings.seed + stream.index) >>> 0 }, held: n > 1 }, (token) => {
-        // Follow the text as it grows, unless the reader scrolled up.
-        const pre = stream.pre;
-        const following = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
-        stream.output.append(token.text);
-        if (following) pre.scrollTop = pre.scrollHeight;
-        if (stream.times.length > 0) stream.gaps.push(token.elapsedMs - stream.times[stream.times.length - 1]);
-        stream.times.push(token.elapsedMs);
-        this.render();
-      });
-      stream.id = id;
-      return result.then(
+      const generation = app.client.generate(prompt, { ...generateOptions({ ...settings, seed: (settings.seed + stream.index) >>> 0 }), signal: stream.controller.signal });
+      const follow = async () => {
+        for await (const token of generation) {
+          // Follow the text as it grows, unless the reader scrolled up.
+          const pre = stream.pre;
+          const following = pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+          stream.output.append(token.text);
+          if (following) pre.scrollTop = pre.scrollHeight;
+          if (stream.times.length > 0) stream.gaps.push(token.elapsedMs - stream.times[stream.times.length - 1]);
+          stream.times.push(token.elapsedMs);
+          this.render();
+        }
+        return generation.result;
+      };
+      return follow().then(
         (r) => {
           stream.result = r;
           // The engine's own figures replace the live ones measured from messages.
@@ -139,7 +162,6 @@ export class GenerateView {
         this.render();
       });
     });
-    if (n > 1) void app.client.call('release', {});
     const [first] = await Promise.allSettled(runs);
     if (first.status === 'rejected') {
       app.setStatus({ error: first.reason });
@@ -152,7 +174,7 @@ export class GenerateView {
   }
 
   async stop(): Promise<void> {
-    await this.app.client.call('stop', { ids: this.streams.map((s) => s.id) });
+    for (const s of this.streams) s.controller.abort();
   }
 
   autostart(): void {
@@ -190,7 +212,7 @@ export class GenerateView {
         badge,
       );
       const card = h('div', { class: `stream${index === 0 ? ' main' : ''}` }, head, pre);
-      return { index, seed, id: -1, times: [], gaps: [], card, pre, output, stat, badge };
+      return { index, seed, controller: new AbortController(), times: [], gaps: [], card, pre, output, stat, badge };
     });
     this.grid.replaceChildren(...this.streams.map((s) => s.card));
   }
@@ -254,7 +276,7 @@ export class GenerateView {
           y: { type: 'linear', beginAtZero: true, title: axisTitle('ms since the previous token') },
         },
         plugins: {
-          legend: { display: false, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10 } },
+          legend: { display: false, position: 'bottom', labels: { boxWidth: 10, boxHeight: 10, usePointStyle: true, pointStyle: 'rectRounded' } },
           tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${fmt.ms(item.parsed.y ?? NaN)}` } },
         },
       },
@@ -266,13 +288,18 @@ export class GenerateView {
   private resetChart(): void {
     const chart = this.chart.chart!;
     const n = this.streams.length;
+    // Streams batched together share their decode steps, so their lines coincide: each stream draws its own dash of a
+    // common period, so a shared line shows every stream's color in turn and a stream that differs stands out.
+    const dash = 6;
     chart.data.datasets = this.streams.map((s) => ({
       label: n === 1 ? 'inter-token latency' : `stream ${s.index}`,
       data: [] as { x: number; y: number }[],
       borderColor: color(s.index),
       backgroundColor: n === 1 ? tint(color(0), 0.12) : color(s.index),
       fill: n === 1,
-      borderWidth: s.index === 0 ? 2 : 1.25,
+      borderWidth: n === 1 ? 2 : 2.5,
+      borderDash: n === 1 ? [] : [dash, dash * (n - 1)],
+      borderDashOffset: -dash * s.index,
       pointRadius: n === 1 ? 2 : 0,
       tension: 0.2,
     }));

@@ -3,7 +3,7 @@
 import type { App } from '../app.ts';
 import { $, fill, h } from '../dom.ts';
 import * as fmt from '../format.ts';
-import type { GpuReport, Stats } from '../protocol.ts';
+import type { GpuReport, WorkerStats as Stats } from '../../src/index.ts';
 
 const LIMIT_NAMES: Record<string, string> = {
   maxStorageBufferBindingSize: 'storage binding',

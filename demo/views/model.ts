@@ -1,10 +1,11 @@
 // The model panel: where the model comes from (the embedded demo model, a Hub id or URL, local files), loading with
 // download and upload progress, cancel, what was loaded, and the Cache API's contents.
-import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress } from '../../src/index.ts';
+import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress, type ModelSource } from '../../src/index.ts';
 import type { App } from '../app.ts';
+import { localModelName } from '../localName.ts';
+import { DEFAULT_HUB, loadsByItself } from '../trust.ts';
 import { $, byTestId, droppedFiles, h, setText } from '../dom.ts';
 import * as fmt from '../format.ts';
-import type { ModelSource } from '../protocol.ts';
 
 type SourceKind = 'demo' | 'hub' | 'local';
 
@@ -19,7 +20,7 @@ export class ModelPanel {
   private upload: LoadProgress | undefined;
 
   constructor(private readonly app: App) {
-    this.hub = app.params.hub ?? 'https://huggingface.co/';
+    this.hub = app.params.hub ?? DEFAULT_HUB;
     setText($('#hub-endpoint'), this.hub);
     for (const button of document.querySelectorAll<HTMLButtonElement>('[data-source]')) button.onclick = () => this.selectKind(button.dataset.source as SourceKind);
     $('#load').onclick = () => void this.loadSelected();
@@ -61,14 +62,42 @@ export class ModelPanel {
     void this.refreshCacheInfo();
   }
 
-  /** The model named by the URL (a Hub id or URL), else the demo model. */
-  async loadInitial(): Promise<void> {
+  /**
+   * The model named by the URL (a Hub id or URL), else the demo model. One on another server (or a Hub id on a
+   * non-default Hub) only fills the form: nothing is fetched until the person presses Load (trust.ts). Returns
+   * whether a model was loaded.
+   */
+  async loadInitial(): Promise<boolean> {
     const model = this.app.params.model;
     if (model) {
       this.selectKind('hub');
       this.input.value = model;
+      let source: ModelSource | undefined;
+      try {
+        source = this.hubSource(model);
+      } catch {
+        // loadSelected() shows the error.
+      }
+      if (source?.kind === 'url' && !loadsByItself(source.url, location.href)) {
+        this.showPending(source.url);
+        return false;
+      }
     }
     await this.loadSelected();
+    return this.app.model !== undefined;
+  }
+
+  /** Says which server the link names and waits for Load. */
+  private showPending(url: string): void {
+    const notice = $('#model-pending');
+    notice.replaceChildren(
+      h('b', {}, 'This link asks to load a model from another server: '),
+      h('code', { 'data-testid': 'model-pending-url' }, url),
+      '. Nothing has been downloaded. Check the address, then press Load.',
+    );
+    notice.hidden = false;
+    this.app.setStatus('waiting');
+    this.app.setBusy('idle');
   }
 
   private selectKind(kind: SourceKind): void {
@@ -99,9 +128,7 @@ export class ModelPanel {
   async loadFiles(files: File[]): Promise<void> {
     if (files.length === 0) return;
     this.selectKind('local');
-    // A picked folder names its files "folder/config.json": the folder is the model's name.
-    const folder = files[0].webkitRelativePath.split('/')[0];
-    const label = folder || (files.length === 1 ? files[0].name : `${files.length} local files`);
+    const label = await localModelName(files);
     this.app.setUrlParams({ model: undefined });
     await this.load({ kind: 'files', files, label });
   }
@@ -122,6 +149,7 @@ export class ModelPanel {
 
   private async load(source: ModelSource): Promise<void> {
     const { app } = this;
+    $('#model-pending').hidden = true;
     app.model = undefined;
     app.clearError();
     app.setStatus('loading');
@@ -138,7 +166,7 @@ export class ModelPanel {
     setText($('#progress-stage'), source.kind === 'url' ? source.url : '');
     $('#progress-fill').style.width = '0';
     try {
-      app.model = await app.client.call('load', { source });
+      app.model = await app.client.load(source);
       this.renderLoaded(source);
       app.setStatus('ready');
     } catch (e) {
@@ -191,7 +219,7 @@ export class ModelPanel {
     );
     const { info, shape } = model;
     const rows: [string, string][] = [
-      ['name', source.label],
+      ['name', source.label ?? ''],
       ['family', info.family === 'gpt_neox' ? 'GPT-NeoX' : 'GPT-2'],
       ['parameters', fmt.params(info.parameters)],
       ['layers × width', `${shape.layers} × ${shape.hidden} (${shape.heads} heads)`],
@@ -252,3 +280,4 @@ function demoSource(): ModelSource {
   // Served with the page: the browser's HTTP cache covers it, and a new site version must not meet a stale copy.
   return { kind: 'url', url: new URL(DEMO_MODEL_PATH, location.href).href, label: 'gpt2-shakespeare (demo)', cache: false };
 }
+

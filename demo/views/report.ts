@@ -189,10 +189,20 @@ export function itlChart(slot: ChartSlot, records: BenchRecord[], colors: number
     options: {
       animation: false,
       indexAxis: 'y',
-      scales: { x: { beginAtZero: true, title: axisTitle('ms between tokens (box: quartiles, whiskers: 1.5 IQR)') }, y: { ticks: { autoSkip: false } } },
+      scales: { x: { beginAtZero: true, title: axisTitle('ms between tokens (box: quartiles, whiskers: 1.5 IQR)') }, y: { ticks: { autoSkip: false, callback: shortTick } } },
       plugins: { legend: { display: false } },
     },
   } as never);
+}
+
+/**
+ * A category label short enough for the chart's width (Chart.js clips a long label at the canvas edge instead): about
+ * a third of the width, with an ellipsis; the tooltip keeps the full text.
+ */
+function shortTick(this: { chart: { width: number }; getLabelForValue(value: number): string }, value: number | string): string {
+  const label = this.getLabelForValue(Number(value));
+  const max = Math.max(10, Math.floor(this.chart.width / 3 / 6.5));
+  return label.length > max ? `${label.slice(0, max - 1)}…` : label;
 }
 
 export function latencyTable(r: BenchRecord): HTMLElement {

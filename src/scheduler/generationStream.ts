@@ -40,9 +40,10 @@ export interface GenerationResult {
   metrics: GenerationMetrics;
 }
 
-export class GenerationStream implements AsyncIterable<GenerationChunk> {
+/** `C`: the chunk type (WorkerEngine's chunks also carry the worker-measured time of each token). */
+export class GenerationStream<C extends GenerationChunk = GenerationChunk> implements AsyncIterable<C> {
   readonly result: Promise<GenerationResult>;
-  private readonly chunks: GenerationChunk[] = [];
+  private readonly chunks: C[] = [];
   private waiting: (() => void) | undefined;
   private finished = false;
   private failure: unknown;
@@ -55,7 +56,7 @@ export class GenerationStream implements AsyncIterable<GenerationChunk> {
   }
 
   /** Engine side: a new chunk for the reader. */
-  push(chunk: GenerationChunk): void {
+  push(chunk: C): void {
     this.chunks.push(chunk);
     this.wake();
   }
@@ -81,7 +82,7 @@ export class GenerationStream implements AsyncIterable<GenerationChunk> {
     w?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<GenerationChunk> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<C> {
     let completed = false;
     try {
       for (;;) {

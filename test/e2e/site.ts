@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { Page } from 'puppeteer-core';
+import { build } from 'vite';
 import { serveStatic } from '../support/staticServer.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -30,13 +31,16 @@ export interface SiteServer {
   requests: LoggedRequest[];
   /** Bytes per second for responses whose path matches `pattern` (undefined: full speed). */
   throttle: { pattern: RegExp; bytesPerSecond: number } | undefined;
-  /** A failure for GETs whose path matches `pattern`: HTTP 500, or a body cut off half-way (with the full Content-Length). */
-  fault: { pattern: RegExp; kind: 'http500' | 'truncate' } | undefined;
+  /**
+   * A failure for requests whose path matches `pattern`: HTTP 500, a body cut off half-way (with the full
+   * Content-Length), or `offline`: the connection drops before any answer (what a fetch sees with no network).
+   */
+  fault: { pattern: RegExp; kind: 'http500' | 'truncate' | 'offline' } | undefined;
   close(): Promise<void>;
 }
 
 /** Serves `root` (and `mounts`, as serveStatic) through a front server that logs and can throttle. */
-export async function serveSite(root: string, mounts: Record<string, string> = {}): Promise<SiteServer> {
+export async function serveSite(root: string, mounts: Record<string, string> = {}, port = 0): Promise<SiteServer> {
   const backend = await serveStatic(root, mounts);
   const site: SiteServer = {
     url: '',
@@ -51,7 +55,12 @@ export async function serveSite(root: string, mounts: Record<string, string> = {
   };
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const fault = req.method === 'GET' && site.fault?.pattern.test(path) ? site.fault.kind : undefined;
+    const fault = site.fault?.pattern.test(path) && (req.method === 'GET' || site.fault.kind === 'offline') ? site.fault.kind : undefined;
+    if (fault === 'offline') {
+      site.requests.push({ method: req.method ?? 'GET', path, status: 0 });
+      req.socket.destroy();
+      return;
+    }
     if (fault === 'http500') {
       site.requests.push({ method: 'GET', path, status: 500 });
       res.writeHead(500, 'Internal Server Error').end('injected failure');
@@ -82,7 +91,7 @@ export async function serveSite(root: string, mounts: Record<string, string> = {
     upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   site.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return site;
 }
@@ -95,6 +104,12 @@ function slow(bytesPerSecond: number): Transform {
       setTimeout(done, (chunk.length / bytesPerSecond) * 1000);
     },
   });
+}
+
+/** Builds the demo site into dist/demo/ (what `npm run build:demo` makes). */
+export async function buildDemo(): Promise<string> {
+  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error' });
+  return join(ROOT, 'dist/demo');
 }
 
 export const status = (page: Page) => page.$eval('[data-testid=status]', (e) => e.textContent ?? '');
