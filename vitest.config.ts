@@ -19,6 +19,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/rowCounts.test.ts',
   'test/gpu/fixtures.test.ts',
   'test/gpu/models.test.ts',
+  'test/gpu/numerical.test.ts',
 ];
 
 const ROOT = import.meta.dirname;
