@@ -1,7 +1,7 @@
 // The engine: a loaded model on a GPU device, with its tokenizer, paged KV cache, forward plan and scheduler.
 // Any number of generate() calls may be in flight; one loop runs engine steps while there is work, each step chosen
 // by the scheduler (a prefill chunk or a batched decode), and streams every new token to its caller.
-import { ContextWindowExceededError, GpuLimitError, InvalidRequestError, TokenizerError } from './errors.ts';
+import { ContextWindowExceededError, GpuLimitError, InvalidRequestError, NumericalError, TokenizerError } from './errors.ts';
 import { formatBytes } from './gpu/buffers.ts';
 import type { AdapterSummary, GpuContext } from './gpu/context.ts';
 import { parseConfigText, type ModelConfig } from './io/config.ts';
@@ -12,7 +12,7 @@ import { KvBlockManager } from './kv/blockManager.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
 import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
 import { GEMV_MAX_ROWS } from './kernels/matmul.ts';
-import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
+import { allFinite, planSampling, type SamplingOptions } from './sampling/sampler.ts';
 import { GenerationStream, type FinishReason } from './scheduler/generationStream.ts';
 import type { RowSampling } from './model/outputHead.ts';
 import { MetricsRecorder, type EngineSummary } from './scheduler/metrics.ts';
@@ -365,12 +365,20 @@ export class Engine {
 
     const V = this.config.vocabSize;
     const sampled = new Map<number, number>();
+    const failed = new Map<number, NumericalError>();
     out.chunks.filter((c) => c.sample).forEach((chunk, i) => {
       const request = this.requests.get(chunk.seq);
       if (!request || this.pendingAborts.has(chunk.seq)) return;
-      sampled.set(chunk.seq, request.choose(result.ids![i], result.probs?.subarray(i * V, (i + 1) * V)));
+      // A row whose logits overflowed has no answer: that request fails, the rest of the batch goes on.
+      const position = chunk.start + chunk.ids.length - 1;
+      const step = request.seq.output.length;
+      if (result.nonFinite![i]) return void failed.set(chunk.seq, new NumericalError(step, position, 'logits'));
+      const probs = request.settings.sampling.greedy ? undefined : result.probs!.subarray(i * V, (i + 1) * V);
+      if (probs && !allFinite(probs)) return void failed.set(chunk.seq, new NumericalError(step, position, 'probabilities'));
+      sampled.set(chunk.seq, request.choose(result.ids![i], probs));
     });
     this.scheduler.commit(out, sampled);
+    for (const [seq, error] of failed) this.failOne(seq, error);
     for (const [seq, token] of sampled) {
       const request = this.requests.get(seq)!;
       const reason = request.deliver(token);
@@ -395,6 +403,15 @@ export class Engine {
 
   private applyAborts(): void {
     for (const id of [...this.pendingAborts]) this.finish(id, 'abort');
+  }
+
+  /** Ends one request with `error` (its KV blocks are freed); the others go on. */
+  private failOne(id: number, error: unknown): void {
+    const request = this.requests.get(id);
+    this.requests.delete(id);
+    this.pendingAborts.delete(id);
+    this.scheduler.finish(id);
+    request?.fail(error);
   }
 
   /** A GPU failure ends every request in flight with the error (e.g. DeviceLostError). */

@@ -112,3 +112,24 @@ export class ContextWindowExceededError extends InvalidRequestError {
 export class UsageError extends GptWebGpuError {
   override name = 'UsageError';
 }
+
+/**
+ * A step's logits (or sampling probabilities) held NaN or ±Inf: the model overflowed f32 for this request, so there is
+ * no token to give. Only that request fails; the others in the batch go on.
+ */
+export class NumericalError extends GptWebGpuError {
+  override name = 'NumericalError';
+  constructor(
+    /** Index of the token that was being generated (0: the first new token). */
+    readonly step: number,
+    /** Position in the sequence whose next-token logits were not finite. */
+    readonly position: number,
+    readonly what: 'logits' | 'probabilities',
+  ) {
+    super(
+      `the ${what} for generated token ${step} (after position ${position}) hold NaN or infinity: the model's values ` +
+        `overflowed f32; check the checkpoint's weights (values near the f32 or f16 range), or load it with weightFormat "f32"` +
+        (what === 'probabilities' ? ', or use a larger temperature' : ''),
+    );
+  }
+}

@@ -1,6 +1,6 @@
 // The end of a step: the rows whose next token is wanted go through ln_f and the LM head, then, per row, the repetition
-// penalty, the greedy choice (argmax) and the temperature softmax for sampling, all on the GPU. Only token ids come
-// back for greedy rows; probability rows come back for sampling rows (top-k / top-p and the draw run on the CPU), raw
+// penalty, the greedy choice (argmax, which also flags rows whose logits hold NaN / ±Inf) and the temperature softmax
+// for sampling, all on the GPU. Only token ids (with that flag) come back for greedy rows; probability rows come back for sampling rows (top-k / top-p and the draw run on the CPU), raw
 // logits for `logits` requests. Each row is processed on its own, so a row's result never depends on the others.
 import type { ModelConfig } from '../io/config.ts';
 import type { ModelWeights } from '../io/checkpoint.ts';
@@ -9,7 +9,7 @@ import { COPY_DST, createStorageBuffer, MAP_READ } from '../gpu/buffers.ts';
 import type { KernelCall } from '../gpu/kernel.ts';
 import { layerNorm } from '../kernels/layerNorm.ts';
 import { LinearCall } from '../kernels/matmul.ts';
-import { argmax } from '../kernels/argmax.ts';
+import { argmax, decodeArgmaxIds } from '../kernels/argmax.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { repetitionPenalty } from '../kernels/repetitionPenalty.ts';
 
@@ -30,6 +30,8 @@ export interface HeadResult {
   logits?: Float32Array;
   /** (R) argmax ids after the penalty, for `sample`. */
   ids?: Uint32Array;
+  /** (R) for `sample`: 1 where the row's logits held a NaN or ±Inf (its id and probabilities are then no answer). */
+  nonFinite?: Uint8Array;
   /** (R, V) probabilities, for `sample` when a row has temperature > 0 (rows with temperature 0 hold garbage). */
   probs?: Float32Array;
 }
@@ -39,7 +41,7 @@ export class OutputHead {
   private readonly rowsNorm: GPUBuffer; // (R, C)
   private readonly logits: GPUBuffer; // (R, V)
   private readonly probs: GPUBuffer; // (R, V)
-  private readonly ids: GPUBuffer; // (R) u32
+  private readonly ids: GPUBuffer; // (R) u32: argmax id | NON_FINITE_FLAG (bit 31) when the row held NaN / ±Inf
   private readonly invTemperature: GPUBuffer; // (R) f32
   private readonly penalty: GPUBuffer; // (R) f32
   private readonly historyOffsets: GPUBuffer; // (R + 1) u32
@@ -126,7 +128,7 @@ export class OutputHead {
     if (sampled) encoder.copyBufferToBuffer(this.probs, 0, this.staging, R * 4, R * V * 4);
     return {
       bytes: R * 4 + (sampled ? R * V * 4 : 0),
-      read: (data) => ({ ids: new Uint32Array(data, 0, R), probs: sampled ? new Float32Array(data, R * 4, R * V) : undefined }),
+      read: (data) => ({ ...decodeArgmaxIds(new Uint32Array(data, 0, R)), probs: sampled ? new Float32Array(data, R * 4, R * V) : undefined }),
     };
   }
 

@@ -70,6 +70,12 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
+/** Whether every value of `row` is finite (no NaN, no ±Inf): a probability row that is not has no token to give. */
+export function allFinite(row: Float32Array): boolean {
+  for (let i = 0; i < row.length; i++) if (!Number.isFinite(row[i])) return false;
+  return true;
+}
+
 /** Draws a token id from `probs` (one row, already softmaxed with the temperature) after top-k / top-p filtering. */
 export function sampleToken(probs: Float32Array, topK: number, topP: number, rng: Rng): number {
   // Candidates in descending probability; ties keep the lower id first (a stable order, so a seed replays exactly).

@@ -6,7 +6,7 @@ import { LinearCall } from '../../src/kernels/matmul.ts';
 import { embedding } from '../../src/kernels/embedding.ts';
 import { gelu } from '../../src/kernels/gelu.ts';
 import { residualAdd } from '../../src/kernels/residualAdd.ts';
-import { argmax } from '../../src/kernels/argmax.ts';
+import { argmax, decodeArgmaxIds } from '../../src/kernels/argmax.ts';
 import { softmax } from '../../src/kernels/softmax.ts';
 import { repetitionPenalty } from '../../src/kernels/repetitionPenalty.ts';
 import { useGpu } from '../support/gpu.ts';
@@ -226,6 +226,28 @@ describe('argmax', () => {
       expect(got, `${rows}×${vocab}`).toEqual(want);
       call.destroy();
     }
+  });
+});
+
+describe('argmax: non-finite rows', () => {
+  it('sets bit 31 of the id of every row holding NaN, +Inf or -Inf, and only of those', async () => {
+    const vocab = 300;
+    const rand = seededRandom(11);
+    const logits = randomArray(6 * vocab, rand, -10, 10);
+    logits[1 * vocab + 5] = NaN;
+    logits[2 * vocab + 299] = Infinity;
+    logits[3 * vocab + 0] = -Infinity;
+    logits.fill(NaN, 4 * vocab, 5 * vocab);
+    const ids = g.buffer('ids', 6 * 4);
+    const call = argmax(g.gpu, 'argmax', { logits: g.upload('logits', logits), ids, vocab });
+    g.run((pass) => call.encode(pass, 6));
+    const raw = await g.readU32(ids, 6);
+    expect(Array.from(raw, (v) => v >>> 31)).toEqual([0, 1, 1, 1, 1, 0]);
+    const { ids: decoded, nonFinite } = decodeArgmaxIds(raw);
+    expect(Array.from(nonFinite)).toEqual([0, 1, 1, 1, 1, 0]);
+    for (const r of [0, 5]) expect(decoded[r]).toBe(argmaxRef(logits.subarray(r * vocab, (r + 1) * vocab)));
+    expect(decoded.every((id) => id < vocab)).toBe(true);
+    call.destroy();
   });
 });
 
