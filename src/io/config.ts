@@ -3,6 +3,7 @@
 // in configs written around 4.24, `rope_theta`/`partial_rotary_factor` later, `rope_parameters` in 5.x); all are read here
 // so nothing downstream knows about them.
 import { ConfigError } from '../errors.ts';
+import { describeValue, requireString } from '../requestTypes.ts';
 
 export type ModelFamily = 'gpt2' | 'gpt_neox';
 
@@ -36,6 +37,7 @@ export interface ModelConfig {
 type Json = Record<string, unknown>;
 
 export function parseConfigText(text: string, file = 'config.json'): ModelConfig {
+  requireString(text, `the text of ${file}`, ConfigError);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -47,6 +49,7 @@ export function parseConfigText(text: string, file = 'config.json'): ModelConfig
 }
 
 export function parseConfig(json: Json, file = 'config.json'): ModelConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError(`${file} must hold a JSON object, got ${describeValue(json)}`);
   const type = json.model_type;
   if (type === undefined) throw new ConfigError(`${file} has no "model_type" field; a GPT-2 model says "gpt2", a GPT-NeoX / Pythia model "gpt_neox"`);
   if (type === 'gpt2') return parseGpt2(json, file);
