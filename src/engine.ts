@@ -478,7 +478,7 @@ export class Engine {
   }
 }
 
-interface EngineSizes {
+export interface EngineSizes {
   blockSize: number;
   maxSequences: number;
   maxBatchTokens: number;
@@ -494,12 +494,12 @@ function checkEngineOptions(options: EngineOptions): EngineOptions {
 }
 
 /** The engine's buffer sizes from the options and their defaults, each checked. */
-function engineSizes(config: ModelConfig, options: EngineOptions): EngineSizes {
+export function engineSizes(config: ModelConfig, options: EngineOptions): EngineSizes {
   const blockSize = positiveInteger(options.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize');
   const maxSequences = positiveInteger(options.maxSequences ?? DEFAULT_MAX_SEQUENCES, 'maxSequences');
   // A decode step holds one token per sequence, so the token budget is at least maxSequences.
   const maxBatchTokens = Math.min(Math.max(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), maxSequences), config.contextLength * maxSequences);
-  const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes === undefined ? DEFAULT_KV_MEMORY : positiveInteger(options.kvMemoryBytes, 'kvMemoryBytes')), 'kvBlocks');
+  const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes == null ? DEFAULT_KV_MEMORY : positiveInteger(options.kvMemoryBytes, 'kvMemoryBytes')), 'kvBlocks');
   const maxLogitRows = Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens));
   return { blockSize, maxSequences, maxBatchTokens, maxLogitRows, kvBlocks };
 }
