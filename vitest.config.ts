@@ -20,6 +20,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/fixtures.test.ts',
   'test/gpu/models.test.ts',
   'test/gpu/numerical.test.ts',
+  'test/gpu/shardSources.test.ts',
 ];
 
 const ROOT = import.meta.dirname;
