@@ -13,6 +13,7 @@ import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
 import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
 import { GEMV_MAX_ROWS } from './kernels/matmul.ts';
 import { allFinite, planSampling, type SamplingOptions } from './sampling/sampler.ts';
+import { describeValue, optionalFunction, optionalSignal, optionsObject } from './requestTypes.ts';
 import { GenerationStream, type FinishReason } from './scheduler/generationStream.ts';
 import type { RowSampling } from './model/outputHead.ts';
 import { MetricsRecorder, type EngineSummary } from './scheduler/metrics.ts';
@@ -108,6 +109,7 @@ export class Engine {
 
   /** Reads config, tokenizer and weights from `files` and builds everything on `gpu`. */
   static async load(gpu: GpuContext, files: ModelFiles, options: EngineOptions = {}): Promise<Engine> {
+    options = checkEngineOptions(options);
     const config = parseConfigText(await files.text('config.json'), `${files.name}/config.json`);
     const tokenizer = await loadTokenizer(files);
     const requested = options.weightFormat ?? 'auto';
@@ -133,7 +135,14 @@ export class Engine {
   /** An engine over weights already on the GPU (e.g. random-weight benchmark models); it takes ownership of them. */
   static async fromWeights(gpu: GpuContext, model: { name: string; config: ModelConfig; tokenizer?: Tokenizer; weights: ModelWeights }, options: EngineOptions = {}): Promise<Engine> {
     const { config, weights } = model;
-    const sizes = engineSizes(config, options);
+    let sizes: EngineSizes;
+    try {
+      options = checkEngineOptions(options);
+      sizes = engineSizes(config, options);
+    } catch (e) {
+      weights.destroy();
+      throw e;
+    }
     let kv: PagedKvCache | undefined;
     try {
       checkAdapterLimits(gpu, config, model.name, sizes, weights.matrixFormat);
@@ -227,7 +236,8 @@ export class Engine {
       this.checkUsable();
       // Plain-JavaScript callers can pass anything: wrong types get a typed error, not a TypeError from a spread.
       if (typeof prompt !== 'string' && !Array.isArray(prompt)) throw new InvalidRequestError(`the prompt must be a string or an array of token ids, got ${prompt === null ? 'null' : typeof prompt}`);
-      if (options === null || typeof options !== 'object') throw new InvalidRequestError(`generate's options must be an object, got ${options === null ? 'null' : typeof options}`);
+      options = optionsObject(options, "generate's options");
+      optionalSignal(options.signal);
       if (options.stop !== undefined && typeof options.stop !== 'string' && !Array.isArray(options.stop)) throw new InvalidRequestError(`stop must be a string or an array of strings, got ${typeof options.stop}`);
       let promptIds = typeof prompt === 'string' ? this.encode(prompt) : [...prompt];
       this.checkPrompt(promptIds);
@@ -238,7 +248,7 @@ export class Engine {
       }
       this.checkLength(promptIds.length, maxNewTokens);
       const repetitionPenalty = options.repetitionPenalty ?? 1;
-      if (!(Number.isFinite(repetitionPenalty) && repetitionPenalty > 0)) throw new InvalidRequestError(`repetitionPenalty must be a number > 0, got ${repetitionPenalty}`);
+      if (!(Number.isFinite(repetitionPenalty) && repetitionPenalty > 0)) throw new InvalidRequestError(`repetitionPenalty must be a number > 0, got ${describeValue(repetitionPenalty)}`);
       const stop = typeof options.stop === 'string' ? [options.stop] : [...(options.stop ?? [])];
       if (stop.some((s) => typeof s !== 'string' || s.length === 0)) throw new InvalidRequestError('stop strings must be non-empty strings');
       if (stop.length > 0 && !this.tokenizer) throw new TokenizerError(`${this.name} has no tokenizer, so stop strings cannot be matched; remove them`);
@@ -271,6 +281,8 @@ export class Engine {
     return new Promise((resolve, reject) => {
       try {
         this.checkUsable();
+        if (!Array.isArray(ids)) throw new InvalidRequestError(`logits() takes an array of token ids, got ${describeValue(ids)}`);
+        options = optionsObject(options, "logits' options");
         this.checkPrompt([...ids]);
         this.checkLength(ids.length, 0);
       } catch (e) {
@@ -428,11 +440,11 @@ export class Engine {
     const { vocabSize } = this.config;
     if (promptIds.length === 0) throw new InvalidRequestError('the prompt is empty; give at least one token');
     const bad = promptIds.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
-    if (bad !== undefined) throw new InvalidRequestError(`token id ${bad} is outside the model's vocabulary (0 … ${vocabSize - 1})`);
+    if (bad !== undefined) throw new InvalidRequestError(`token id ${describeValue(bad)} is outside the model's vocabulary (0 … ${vocabSize - 1})`);
   }
 
   private checkLength(promptTokens: number, maxNewTokens: number): void {
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidRequestError(`maxNewTokens must be an integer ≥ 0, got ${maxNewTokens}`);
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidRequestError(`maxNewTokens must be an integer ≥ 0, got ${describeValue(maxNewTokens)}`);
     if (promptTokens + maxNewTokens > this.config.contextLength) throw new ContextWindowExceededError(promptTokens, maxNewTokens, this.config.contextLength);
     if (!this.scheduler.fitsAlone(promptTokens + maxNewTokens)) {
       const needed = blocksFor(promptTokens + maxNewTokens, this.kv.blockSize);
@@ -466,7 +478,7 @@ export class Engine {
   }
 }
 
-interface EngineSizes {
+export interface EngineSizes {
   blockSize: number;
   maxSequences: number;
   maxBatchTokens: number;
@@ -474,13 +486,20 @@ interface EngineSizes {
   kvBlocks: number;
 }
 
+/** The options object itself and its callback, as plain JavaScript may pass anything (the sizes: engineSizes). */
+function checkEngineOptions(options: EngineOptions): EngineOptions {
+  const checked = optionsObject(options, 'the engine options');
+  optionalFunction(checked.onProgress, 'onProgress');
+  return checked;
+}
+
 /** The engine's buffer sizes from the options and their defaults, each checked. */
-function engineSizes(config: ModelConfig, options: EngineOptions): EngineSizes {
+export function engineSizes(config: ModelConfig, options: EngineOptions): EngineSizes {
   const blockSize = positiveInteger(options.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize');
   const maxSequences = positiveInteger(options.maxSequences ?? DEFAULT_MAX_SEQUENCES, 'maxSequences');
   // A decode step holds one token per sequence, so the token budget is at least maxSequences.
   const maxBatchTokens = Math.min(Math.max(positiveInteger(options.maxBatchTokens ?? DEFAULT_MAX_BATCH_TOKENS, 'maxBatchTokens'), maxSequences), config.contextLength * maxSequences);
-  const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes ?? DEFAULT_KV_MEMORY), 'kvBlocks');
+  const kvBlocks = positiveInteger(options.kvBlocks ?? defaultKvBlocks(config, blockSize, maxSequences, options.kvMemoryBytes == null ? DEFAULT_KV_MEMORY : positiveInteger(options.kvMemoryBytes, 'kvMemoryBytes')), 'kvBlocks');
   const maxLogitRows = Math.max(maxSequences, Math.min(MAX_LOGIT_ROWS, maxBatchTokens));
   return { blockSize, maxSequences, maxBatchTokens, maxLogitRows, kvBlocks };
 }
@@ -540,6 +559,6 @@ async function loadTokenizer(files: ModelFiles): Promise<Tokenizer | undefined> 
 }
 
 function positiveInteger(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${value}`);
+  if (!Number.isInteger(value) || value < 1) throw new InvalidRequestError(`${name} must be a positive integer, got ${describeValue(value)}`);
   return value;
 }

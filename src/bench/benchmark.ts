@@ -13,6 +13,8 @@ import type { AdapterSummary } from '../gpu/context.ts';
 import type { GenerationMetrics } from '../scheduler/generationStream.ts';
 import { percentiles, type EngineSummary, type Percentiles } from '../scheduler/metrics.ts';
 import { Rng } from '../sampling/sampler.ts';
+import { InvalidRequestError } from '../errors.ts';
+import { optionsObject } from '../requestTypes.ts';
 
 export const BENCH_FORMAT = 'gpt-webgpu-bench/1';
 
@@ -81,6 +83,7 @@ export interface BenchOptions {
 
 /** Runs the protocol on `engine` and returns the record. */
 export async function runBenchmark(engine: Engine, options: BenchOptions): Promise<BenchRecord> {
+  options = optionsObject(options, 'the benchmark options');
   const protocol = { ...DEFAULT_PROTOCOL, ...options.protocol };
   const context = engine.config.contextLength;
   const fit = (length: number) => Math.max(1, Math.min(length, context - protocol.newTokens));
@@ -182,12 +185,12 @@ export function displayName(model: string): string {
 /** Checks that `value` is a benchmark record (for the compare view's file loader); throws with what is wrong. */
 export function parseBenchRecord(value: unknown, name = 'record'): BenchRecord {
   const r = value as Partial<BenchRecord> | null;
-  if (!r || typeof r !== 'object') throw new Error(`${name} is not a JSON object`);
+  if (!r || typeof r !== 'object') throw new InvalidRequestError(`${name} is not a JSON object`);
   if (r.format !== BENCH_FORMAT) {
-    throw new Error(`${name} is not a gpt-webgpu benchmark record (${r.format === undefined ? 'it has no "format" field' : `format ${JSON.stringify(r.format)}`}; expected ${BENCH_FORMAT})`);
+    throw new InvalidRequestError(`${name} is not a gpt-webgpu benchmark record (${r.format === undefined ? 'it has no "format" field' : `format ${JSON.stringify(r.format)}`}; expected ${BENCH_FORMAT})`);
   }
   for (const key of ['adapter', 'model', 'protocol', 'latency', 'throughput', 'summary'] as const) {
-    if (r[key] === undefined) throw new Error(`${name} has no "${key}"`);
+    if (r[key] === undefined) throw new InvalidRequestError(`${name} has no "${key}"`);
   }
   return r as BenchRecord;
 }

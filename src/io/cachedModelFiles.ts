@@ -12,6 +12,7 @@ import type { ByteSource } from './byteSource.ts';
 import type { ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
 import { fileUrlUnderBase } from './shardNames.ts';
+import { optionsObject, requireString } from '../requestTypes.ts';
 
 export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
 
@@ -19,6 +20,7 @@ export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** The base URL of a Hub model's files, e.g. https://huggingface.co/openai-community/gpt2/resolve/main/. */
 export function hubBaseUrl(modelId: string, revision = 'main', endpoint = 'https://huggingface.co/'): string {
+  [modelId, revision, endpoint].forEach((v, i) => requireString(v, ['the model id', 'the revision', 'the Hub endpoint'][i], ConfigError));
   return `${endpoint.endsWith('/') ? endpoint : `${endpoint}/`}${modelId}/resolve/${revision}/`;
 }
 
@@ -46,12 +48,15 @@ export interface CachedModelFilesOptions {
 
 /** "org/name" (a Hugging Face model id) or an http(s) URL → the base URL of its files. */
 export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {
+  requireString(source, 'the model source', ConfigError);
   if (/^https?:\/\//i.test(source)) return source.endsWith('/') ? source : `${source}/`;
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2) nor an http(s) URL`);
   return hubBaseUrl(source, 'main', hubEndpoint);
 }
 
 export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptions = {}): ModelFiles {
+  requireString(baseUrl, 'the model base URL', ConfigError);
+  options = optionsObject(options, 'the cachedModelFiles options', ConfigError);
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const fetchFn = options.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
   const cacheStorage = options.cacheName === null ? undefined : (options.caches ?? (globalThis as { caches?: CacheStorage }).caches);

@@ -3,6 +3,7 @@
 // in configs written around 4.24, `rope_theta`/`partial_rotary_factor` later, `rope_parameters` in 5.x); all are read here
 // so nothing downstream knows about them.
 import { ConfigError } from '../errors.ts';
+import { describeValue, requireString } from '../requestTypes.ts';
 
 export type ModelFamily = 'gpt2' | 'gpt_neox';
 
@@ -36,6 +37,7 @@ export interface ModelConfig {
 type Json = Record<string, unknown>;
 
 export function parseConfigText(text: string, file = 'config.json'): ModelConfig {
+  requireString(text, `the text of ${file}`, ConfigError);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -47,6 +49,7 @@ export function parseConfigText(text: string, file = 'config.json'): ModelConfig
 }
 
 export function parseConfig(json: Json, file = 'config.json'): ModelConfig {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError(`${file} must hold a JSON object, got ${describeValue(json)}`);
   const type = json.model_type;
   if (type === undefined) throw new ConfigError(`${file} has no "model_type" field; a GPT-2 model says "gpt2", a GPT-NeoX / Pythia model "gpt_neox"`);
   if (type === 'gpt2') return parseGpt2(json, file);
@@ -60,7 +63,7 @@ function parseGpt2(json: Json, file: string): ModelConfig {
   const read = fieldReader(json, file);
   const hiddenSize = read.int('n_embd');
   const numHeads = read.int('n_head');
-  const headDim = headDimension(hiddenSize, numHeads, file);
+  const headDim = headDimension(hiddenSize, numHeads, file, 'n_embd', 'n_head');
   if (json.add_cross_attention === true) throw new ConfigError(`${file}: add_cross_attention is true; encoder-decoder GPT-2 models are not supported`);
   const scaleByHeadDim = read.bool('scale_attn_weights', true);
   const scaleByLayer = read.bool('scale_attn_by_inverse_layer_idx', false);
@@ -89,7 +92,7 @@ function parseNeox(json: Json, file: string): ModelConfig {
   const read = fieldReader(json, file);
   const hiddenSize = read.int('hidden_size');
   const numHeads = read.int('num_attention_heads');
-  const headDim = headDimension(hiddenSize, numHeads, file);
+  const headDim = headDimension(hiddenSize, numHeads, file, 'hidden_size', 'num_attention_heads');
 
   const rope = (json.rope_parameters ?? {}) as Json;
   if (typeof rope !== 'object' || Array.isArray(rope)) throw new ConfigError(`${file}: rope_parameters must be an object`);
@@ -102,13 +105,16 @@ function parseNeox(json: Json, file: string): ModelConfig {
   const ropeRead = fieldReader(rope, `${file} rope_parameters`);
   const pct = rope.partial_rotary_factor !== undefined ? ropeRead.number('partial_rotary_factor') : read.number('partial_rotary_factor', read.number('rotary_pct', 0.25));
   const base = rope.rope_theta !== undefined ? ropeRead.number('rope_theta') : read.number('rope_theta', read.number('rotary_emb_base', 10000));
-  if (!(pct > 0 && pct <= 1)) throw new ConfigError(`${file}: the rotary fraction must be in (0, 1], got ${pct}`);
+  // The field each value came from, for the messages (the newest style wins, as above).
+  const pctField = rope.partial_rotary_factor !== undefined ? 'rope_parameters.partial_rotary_factor' : json.partial_rotary_factor !== undefined ? 'partial_rotary_factor' : 'rotary_pct';
+  const baseField = rope.rope_theta !== undefined ? 'rope_parameters.rope_theta' : json.rope_theta !== undefined ? 'rope_theta' : 'rotary_emb_base';
+  if (!(pct > 0 && pct <= 1)) throw new ConfigError(`${file}: the rotary fraction must be in (0, 1], got ${pct} ("${pctField}")`);
   // transformers: rotary_ndims = int(head_size * rotary_pct)
   const rotaryDims = Math.floor(headDim * pct);
   if (rotaryDims < 2 || rotaryDims % 2 !== 0) {
     throw new ConfigError(`${file}: rotary dimensions per head (${headDim} × ${pct} = ${rotaryDims}) must be an even number ≥ 2`);
   }
-  if (!(base > 0)) throw new ConfigError(`${file}: the rotary base must be positive, got ${base}`);
+  if (!(base > 0)) throw new ConfigError(`${file}: the rotary base must be positive, got ${base} ("${baseField}")`);
 
   return {
     family: 'gpt_neox',
@@ -130,9 +136,9 @@ function parseNeox(json: Json, file: string): ModelConfig {
   };
 }
 
-function headDimension(hiddenSize: number, numHeads: number, file: string): number {
+function headDimension(hiddenSize: number, numHeads: number, file: string, sizeField: string, headsField: string): number {
   if (hiddenSize % numHeads !== 0) {
-    throw new ConfigError(`${file}: the hidden size ${hiddenSize} is not divisible by the number of heads ${numHeads}`);
+    throw new ConfigError(`${file}: the hidden size ${hiddenSize} is not divisible by the number of heads ${numHeads} ("${sizeField}" / "${headsField}")`);
   }
   return hiddenSize / numHeads;
 }
@@ -143,6 +149,13 @@ function activation(name: string, field: string, file: string): Activation {
   throw new ConfigError(`${file}: ${field} ${JSON.stringify(name)} is not supported (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast)`);
 }
 
+/**
+ * Largest count a config may give (sizes, layers, heads, vocabulary, positions): shaders index with u32 and the argmax
+ * kernel keeps bit 31 of a token id for its non-finite flag; what is far smaller but still too big for the adapter
+ * fails later with GpuLimitError, or against the safetensors header with ModelFormatError.
+ */
+export const MAX_COUNT = 2 ** 31 - 1;
+
 /** Typed reads of config fields, each failure a ConfigError naming the field. */
 function fieldReader(json: Json, file: string) {
   const bad = (key: string, want: string): never => {
@@ -152,7 +165,7 @@ function fieldReader(json: Json, file: string) {
   };
   const int = (key: string): number => {
     const v = json[key];
-    return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : bad(key, 'a positive integer');
+    return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 && v <= MAX_COUNT ? v : bad(key, `a positive integer ≤ ${MAX_COUNT}`);
   };
   return {
     int,

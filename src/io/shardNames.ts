@@ -27,6 +27,9 @@ export function shardNameProblem(name: unknown): string | undefined {
  * The distinct shard files of a `weight_map` (tensor name → shard file name), sorted; throws ModelFormatError naming
  * `indexFile` and the first bad entry. Keys are read with Object.keys, so `__proto__` is just a tensor name.
  */
+/** Most distinct shard files an index may name: real checkpoints have a few dozen; each shard is a file opened or fetched. */
+export const MAX_SHARDS = 10_000;
+
 export function checkedShardNames(indexFile: string, weightMap: object): string[] {
   if (Array.isArray(weightMap)) throw new ModelFormatError(`${indexFile}: "weight_map" must be an object (tensor name → shard file), not an array`);
   const names = new Set<string>();
@@ -37,6 +40,7 @@ export function checkedShardNames(indexFile: string, weightMap: object): string[
       throw new ModelFormatError(`${indexFile}: the shard of tensor ${JSON.stringify(tensor)}, ${JSON.stringify(shard) ?? String(shard)}, ${problem}; the index may only name .safetensors files beside it`);
     }
     names.add(shard as string);
+    if (names.size > MAX_SHARDS) throw new ModelFormatError(`${indexFile}: "weight_map" names more than ${MAX_SHARDS} distinct shard files; a real checkpoint has a few dozen`);
   }
   if (names.size === 0) throw new ModelFormatError(`${indexFile}: "weight_map" lists no shards`);
   return [...names].sort();

@@ -3,6 +3,7 @@
 // reproduces a generation exactly. Order and semantics follow Hugging Face's logits processors: temperature → top-k →
 // top-p (keep the smallest set of most likely tokens whose probability reaches p, at least one).
 import { InvalidRequestError } from '../errors.ts';
+import { describeValue } from '../requestTypes.ts';
 
 export interface SamplingOptions {
   /** Always take the most likely token (the default when no sampling option is given). */
@@ -24,12 +25,12 @@ export function planSampling(o: SamplingOptions): SamplingPlan {
   const sampling = o.temperature !== undefined || o.topK !== undefined || o.topP !== undefined;
   if (o.greedy && sampling) throw new InvalidRequestError('greedy decoding takes no temperature, top-k or top-p; drop one or the other');
   if (o.temperature !== undefined && !(Number.isFinite(o.temperature) && o.temperature >= 0)) {
-    throw new InvalidRequestError(`temperature must be a number ≥ 0, got ${o.temperature}`);
+    throw new InvalidRequestError(`temperature must be a number ≥ 0, got ${describeValue(o.temperature)}`);
   }
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new InvalidRequestError(`top-k must be an integer ≥ 0, got ${o.topK}`);
-  if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new InvalidRequestError(`top-p must be in (0, 1], got ${o.topP}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new InvalidRequestError(`top-k must be an integer ≥ 0, got ${describeValue(o.topK)}`);
+  if (o.topP !== undefined && !(typeof o.topP === 'number' && o.topP > 0 && o.topP <= 1)) throw new InvalidRequestError(`top-p must be in (0, 1], got ${describeValue(o.topP)}`);
   if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) {
-    throw new InvalidRequestError(`seed must be an integer from 0 to 4294967295, got ${o.seed}`);
+    throw new InvalidRequestError(`seed must be an integer from 0 to 4294967295, got ${describeValue(o.seed)}`);
   }
   // Temperature 0 is the limit of sampling: greedy (as most serving APIs treat it).
   if (!sampling || o.greedy || o.temperature === 0 || o.topK === 1) return { greedy: true };
