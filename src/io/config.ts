@@ -84,7 +84,7 @@ function parseGpt2(json: Json, file: string): ModelConfig {
     tiedEmbeddings: read.bool('tie_word_embeddings', true),
     attentionBias: true,
     attentionScale: scaleByLayer ? (layer) => base / (layer + 1) : () => base,
-    eosTokenId: read.optionalInt('eos_token_id'),
+    eosTokenId: read.optionalTokenId('eos_token_id', read.int('vocab_size')),
   };
 }
 
@@ -132,7 +132,7 @@ function parseNeox(json: Json, file: string): ModelConfig {
     tiedEmbeddings: read.bool('tie_word_embeddings', false),
     attentionBias: read.bool('attention_bias', true),
     attentionScale: () => 1 / Math.sqrt(headDim),
-    eosTokenId: read.optionalInt('eos_token_id'),
+    eosTokenId: read.optionalTokenId('eos_token_id', read.int('vocab_size')),
   };
 }
 
@@ -169,9 +169,15 @@ function fieldReader(json: Json, file: string) {
   };
   return {
     int,
-    optionalInt(key: string): number | undefined {
-      const v = json[key];
-      return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+    /**
+     * A token id: absent or null → undefined; otherwise an integer in [0, vocab_size). Hugging Face also allows a list
+     * (several end tokens); we stop at its first — the GPT-2 and NeoX checkpoints we read name one.
+     */
+    optionalTokenId(key: string, vocabSize: number): number | undefined {
+      const raw = json[key];
+      if (raw === undefined || raw === null) return undefined;
+      const v = Array.isArray(raw) && raw.length > 0 ? raw[0] : raw;
+      return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v < vocabSize ? v : bad(key, `a token id from 0 to ${vocabSize - 1} (vocab_size − 1), or null`);
     },
     number(key: string, fallback?: number): number {
       const v = json[key];

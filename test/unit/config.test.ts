@@ -182,6 +182,14 @@ describe('GPT-2 options', () => {
     expect(c.eosTokenId).toBe(7);
     expect(parseConfig(gpt2({ eos_token_id: 0 })).eosTokenId).toBe(0);
     expect(parseConfig(gpt2({ eos_token_id: null })).eosTokenId).toBeUndefined();
+    expect(parseConfig(gpt2({ eos_token_id: [5, 9] })).eosTokenId).toBe(5);
+  });
+
+  it('refuses an eos_token_id that is not a token of the vocabulary, naming the field', () => {
+    const vocab = parseConfig(gpt2({})).vocabSize;
+    for (const bad of [-1, 1.5, vocab, 2 ** 40, '7', true, [], [-3], {}]) {
+      expectConfigError(() => parseConfig(gpt2({ eos_token_id: bad })), /"eos_token_id" must be a token id/);
+    }
   });
 
   it('rejects add_cross_attention true, naming it; false is fine', () => {
