@@ -9,7 +9,7 @@ import { ConfigError, DownloadError, GptWebGpuError } from '../errors.ts';
 
 export { DownloadError };
 import type { ByteSource } from './byteSource.ts';
-import type { ModelFiles } from './modelFiles.ts';
+import { isHtmlPage, type ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
 import { fileUrlUnderBase } from './shardNames.ts';
 
@@ -78,7 +78,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
    * Fetches `file`; returns a body to read, a promise that settles when the cache holds it (or could not), and a way
    * to stop the download (for a load that failed: nothing is cached then).
    */
-  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void>; stop: () => void }> => {
+  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void>; stop: () => void; html: boolean }> => {
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     if (options.signal?.aborted) controller.abort();
@@ -86,7 +86,8 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     const response = await request(file, controller.signal);
     const size = Number(response.headers.get('content-length') ?? NaN);
     if (!response.body) throw new DownloadError(`${url(file)} returned no body`);
-    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop };
+    if (isHtmlPage('', response.headers.get('content-type'))) return { body: response.body, size, stored: Promise.resolve(), stop, html: true };
+    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop, html: false };
     const [toLoader, toCache] = response.body.tee();
     const verified = toCache.pipeThrough(lengthCheck(url(file), Number.isFinite(size) ? size : undefined));
     const headers = new Headers({ 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
@@ -94,7 +95,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     const stored = (await cache).put(url(file), new Response(verified, { headers })).catch(() => {
       // A failed or short download is not cached; the loader's branch reports the failure to the caller.
     });
-    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored, stop };
+    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored, stop, html: false };
   };
 
   const progress = (file: string, fromCache: boolean, total: number) => {
@@ -117,6 +118,11 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
         if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
         throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
       }
+      // A web server's fallback page for a missing path (index.html, status 200) is not the file.
+      if (response.ok && isHtmlPage('', response.headers.get('content-type'))) {
+        misses.add(file);
+        return false;
+      }
       if (response.ok) return true;
       // Only "not found" means absent; anything else (a server error, no access) must not pass for a missing file.
       if (response.status === 404) {
@@ -128,9 +134,20 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     async text(file) {
       const hit = await cached(file);
       if (hit) return hit.text();
-      const { body, stored } = await download(file);
-      const text = await new Response(body).text();
-      await stored;
+      // Text files are small: read them whole, then cache them only when they are not an HTML page sent in their place
+      // (the caller's optionalText / requiredText then treats that page as the file missing).
+      const response = await request(file);
+      const bytes = await readAll(response, url(file));
+      const text = new TextDecoder().decode(bytes);
+      const type = response.headers.get('content-type');
+      if (isHtmlPage(text, type)) {
+        misses.add(file);
+        return text;
+      }
+      if (cache) {
+        const headers = new Headers({ 'content-type': type ?? 'application/octet-stream', 'content-length': String(bytes.byteLength) });
+        await (await cache).put(url(file), new Response(bytes, { headers })).catch(() => {});
+      }
       return text;
     },
     async open(file): Promise<ByteSource> {
@@ -139,7 +156,11 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
         const size = Number(hit.headers.get('content-length') ?? NaN);
         if (Number.isFinite(size)) return new StreamSource(hit.body, { name: file, size, onBytes: progress(file, true, size) });
       }
-      const { body, size, stored, stop } = await download(file);
+      const { body, size, stored, stop, html } = await download(file);
+      if (html) {
+        stop();
+        throw new DownloadError(`${url(file)} is missing: the server sent an HTML page in its place (how many web servers answer a missing file)`);
+      }
       if (!Number.isFinite(size)) {
         stop();
         throw new DownloadError(`${url(file)} has no Content-Length; the server must send it for weight files`);
@@ -170,6 +191,31 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
       };
     },
   };
+}
+
+/** The whole body of a (small) response; a failed or short body is a DownloadError naming the URL. */
+async function readAll(response: Response, what: string): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let seen = 0;
+  try {
+    const reader = response.body?.getReader();
+    while (reader) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      seen += value.byteLength;
+    }
+  } catch (e) {
+    if (e instanceof GptWebGpuError) throw e;
+    throw new DownloadError(`the download of ${what} failed after ${seen} bytes (${(e as Error).message})`);
+  }
+  const out = new Uint8Array(seen);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
 }
 
 /** Passes bytes through and errors at the end unless exactly `expected` bytes came (when known). */

@@ -1,0 +1,66 @@
+// The demo model over HTTP as users serve it: from a static host with an SPA fallback (a missing file answered with
+// index.html and status 200, as Vite's `npm run dev` / `npm run serve` and most static hosts do), where optional
+// tokenizer files that are not there must count as absent on every source.
+import { cpSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine.ts';
+import { createNodeGpuContext } from '../../src/gpu/node.ts';
+import type { GpuContext } from '../../src/gpu/context.ts';
+import { cachedModelFiles } from '../../src/io/cachedModelFiles.ts';
+import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
+import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { serveStatic } from '../support/staticServer.ts';
+
+const reference = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'reference.json'), 'utf8')).greedy[0] as { prompt: string; prompt_ids: number[]; greedy_ids: number[] };
+
+let gpu: GpuContext;
+beforeAll(async () => {
+  gpu = await createNodeGpuContext({ onNotice: () => {} });
+});
+afterAll(() => gpu?.destroy());
+
+/** The demo model's tokenizer and first greedy tokens equal the reference (made by Hugging Face, see train.py). */
+async function expectDemoModel(engine: Engine): Promise<void> {
+  try {
+    expect(engine.encode(reference.prompt)).toEqual(reference.prompt_ids);
+    const { ids } = await engine.generate(reference.prompt, { greedy: true, maxNewTokens: 4 }).result;
+    expect(ids).toEqual(reference.greedy_ids.slice(0, 4));
+  } finally {
+    await engine.dispose();
+  }
+}
+
+describe('a host that answers missing files with its index.html (SPA fallback)', () => {
+  it.each([['text/html; charset=utf-8'], ['application/octet-stream']])('the demo model loads and generates (fallback page sent as %s)', async (fallbackContentType) => {
+    const requests: string[] = [];
+    const server = await serveStatic(DEFAULT_MODEL_DIR, {}, { spaFallback: true, fallbackContentType, onRequest: (r) => requests.push(`${r.method} ${r.path}`) });
+    try {
+      await expectDemoModel(await Engine.load(gpu, cachedModelFiles(server.url, { cacheName: null })));
+      // The fallback really was asked for tokenizer.json and answered it (so the test exercises the probe).
+      expect(requests.some((r) => r.endsWith('/tokenizer.json'))).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a wrong model address is "config.json is missing", not "not valid JSON"', async () => {
+    const server = await serveStatic(DEFAULT_MODEL_DIR, {}, { spaFallback: true });
+    try {
+      const error = await Engine.load(gpu, cachedModelFiles(`${server.url}no/such/model/`, { cacheName: null })).catch((e) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.message).toMatch(/config\.json is missing \(an HTML page came in its place/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a folder whose tokenizer.json is a saved HTML page (with a BOM) uses vocab.json + merges.txt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpt-webgpu-html-'));
+    cpSync(DEFAULT_MODEL_DIR, dir, { recursive: true });
+    writeFileSync(join(dir, 'tokenizer.json'), '\uFEFF\n  <!DOCTYPE html>\n<html><body>Hugging Face</body></html>');
+    await expectDemoModel(await Engine.load(gpu, await folderModelFiles(dir)));
+  });
+});
