@@ -128,7 +128,10 @@ export class Engine {
     } finally {
       await index.close(weights !== undefined);
     }
-    return Engine.fromWeights(gpu, { name: files.name, config, tokenizer, weights }, options);
+    const engine = await Engine.fromWeights(gpu, { name: files.name, config, tokenizer, weights }, options);
+    // Only now may a source record what this load learned (e.g. files the cache should remember as absent).
+    await files.finish?.();
+    return engine;
   }
 
   /** An engine over weights already on the GPU (e.g. random-weight benchmark models); it takes ownership of them. */

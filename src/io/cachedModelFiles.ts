@@ -15,6 +15,17 @@ import { fileUrlUnderBase } from './shardNames.ts';
 
 export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
 
+/**
+ * The header of a cache entry that records "this file is absent" (a probed tokenizer.json the model does not have), so
+ * a cached model loads with no network at all. Written only after a successful load, like the files themselves.
+ */
+export const ABSENT_HEADER = 'x-gpt-webgpu-absent';
+
+/** Whether a cache entry is an absent-file marker. */
+export function isAbsentMarker(response: Response): boolean {
+  return response.headers.get(ABSENT_HEADER) === '1';
+}
+
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** The base URL of a Hub model's files, e.g. https://huggingface.co/openai-community/gpt2/resolve/main/. */
@@ -71,8 +82,12 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     return response;
   };
 
-  /** The cached response for `file`, if any. */
-  const cached = async (file: string): Promise<Response | undefined> => (cache ? ((await (await cache).match(url(file))) ?? undefined) : undefined);
+  /** The cached response for `file`, if any; 'absent' where the cache remembers that the model has no such file. */
+  const cached = async (file: string): Promise<Response | 'absent' | undefined> => {
+    const hit = cache ? ((await (await cache).match(url(file))) ?? undefined) : undefined;
+    return hit && isAbsentMarker(hit) ? 'absent' : hit;
+  };
+  const absent = (file: string) => new DownloadError(`${url(file)} does not exist (the cache remembers it as absent); clear the model from the cache if it was added since`);
 
   /**
    * Fetches `file`; returns a body to read, a promise that settles when the cache holds it (or could not), and a way
@@ -110,7 +125,12 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     name: base,
     async has(file) {
       if (misses.has(file)) return false;
-      if (await cached(file)) return true;
+      const hit = await cached(file);
+      if (hit === 'absent') {
+        misses.add(file);
+        return false;
+      }
+      if (hit) return true;
       let response: Response;
       try {
         response = await fetchFn(url(file), { method: 'HEAD', signal: options.signal });
@@ -133,6 +153,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     },
     async text(file) {
       const hit = await cached(file);
+      if (hit === 'absent') throw absent(file);
       if (hit) return hit.text();
       // Text files are small: read them whole, then cache them only when they are not an HTML page sent in their place
       // (the caller's optionalText / requiredText then treats that page as the file missing).
@@ -150,8 +171,17 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
       }
       return text;
     },
+    // The load succeeded: remember the files found absent, so the next load asks the network nothing.
+    async finish() {
+      if (!cache) return;
+      const store = await cache;
+      await Promise.all(
+        [...misses].map((file) => store.put(url(file), new Response('', { headers: { [ABSENT_HEADER]: '1', 'content-length': '0' } })).catch(() => {})),
+      );
+    },
     async open(file): Promise<ByteSource> {
       const hit = await cached(file);
+      if (hit === 'absent') throw absent(file);
       if (hit?.body) {
         const size = Number(hit.headers.get('content-length') ?? NaN);
         if (Number.isFinite(size)) return new StreamSource(hit.body, { name: file, size, onBytes: progress(file, true, size) });

@@ -13,6 +13,7 @@ import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
 import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { serveStatic } from '../support/staticServer.ts';
+import { MemoryCacheStorage } from '../support/memoryCacheStorage.ts';
 
 const reference = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'reference.json'), 'utf8')).greedy[0] as { prompt: string; prompt_ids: number[]; greedy_ids: number[] };
 
@@ -62,5 +63,30 @@ describe('a host that answers missing files with its index.html (SPA fallback)',
     cpSync(DEFAULT_MODEL_DIR, dir, { recursive: true });
     writeFileSync(join(dir, 'tokenizer.json'), '\uFEFF\n  <!DOCTYPE html>\n<html><body>Hugging Face</body></html>');
     await expectDemoModel(await Engine.load(gpu, await folderModelFiles(dir)));
+  });
+});
+
+describe('a cached model', () => {
+  it('loads the second time with zero requests, and with no network at all', async () => {
+    const server = await serveStatic(DEFAULT_MODEL_DIR, {}, { spaFallback: true });
+    const caches = new MemoryCacheStorage().asCacheStorage();
+    const requests: string[] = [];
+    const recording = (u: string, init?: RequestInit) => {
+      requests.push(`${init?.method ?? 'GET'} ${u}`);
+      return fetch(u, init);
+    };
+    try {
+      await expectDemoModel(await Engine.load(gpu, cachedModelFiles(server.url, { caches, fetch: recording })));
+      expect(requests.length).toBeGreaterThan(0);
+      requests.length = 0;
+      await expectDemoModel(await Engine.load(gpu, cachedModelFiles(server.url, { caches, fetch: recording })));
+      expect(requests).toEqual([]);
+    } finally {
+      await server.close();
+    }
+    const offline = async (u: string) => {
+      throw new TypeError(`fetch failed (offline): ${u}`);
+    };
+    await expectDemoModel(await Engine.load(gpu, cachedModelFiles(server.url, { caches, fetch: offline })));
   });
 });
