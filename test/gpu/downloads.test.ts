@@ -1,7 +1,7 @@
 // The demo model over HTTP as users serve it: from a static host with an SPA fallback (a missing file answered with
 // index.html and status 200, as Vite's `npm run dev` / `npm run serve` and most static hosts do), where optional
 // tokenizer files that are not there must count as absent on every source.
-import { cpSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,8 @@ import type { GpuContext } from '../../src/gpu/context.ts';
 import { cachedModelFiles } from '../../src/io/cachedModelFiles.ts';
 import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
 import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
-import { ConfigError } from '../../src/errors.ts';
+import { ConfigError, TokenizerError } from '../../src/errors.ts';
+import { fileListModelFiles } from '../../src/io/modelFiles.ts';
 import { serveStatic } from '../support/staticServer.ts';
 import { MemoryCacheStorage } from '../support/memoryCacheStorage.ts';
 
@@ -88,5 +89,44 @@ describe('a cached model', () => {
       throw new TypeError(`fetch failed (offline): ${u}`);
     };
     await expectDemoModel(await Engine.load(gpu, cachedModelFiles(server.url, { caches, fetch: offline })));
+  });
+});
+
+describe('half a tokenizer fails at load, naming the missing file', () => {
+  const withoutFile = (file: string, extra: Record<string, string> = {}) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpt-webgpu-half-'));
+    cpSync(DEFAULT_MODEL_DIR, dir, { recursive: true });
+    rmSync(join(dir, file), { force: true });
+    for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text);
+    return dir;
+  };
+  it.each([
+    ['merges.txt', {}, /has vocab\.json but no merges\.txt.*add merges\.txt/],
+    ['vocab.json', {}, /has merges\.txt but no vocab\.json.*add vocab\.json/],
+    ['none', { 'tokenizer.json': '{"model": {"type": "WordPiece"}}' }, /tokenizer\.json cannot be used/],
+  ] as [string, Record<string, string>, RegExp][])('without %s (folder, URL and File list)', async (file, extra, message) => {
+    const dir = withoutFile(file, extra);
+    const server = await serveStatic(dir, {}, { spaFallback: true });
+    const names = readdirSync(dir);
+    const picked = names.map((name) => new File([readFileSync(join(dir, name))], name));
+    try {
+      for (const files of [await folderModelFiles(dir), cachedModelFiles(server.url, { cacheName: null }), fileListModelFiles(picked)]) {
+        const error = await Engine.load(gpu, files).catch((e) => e);
+        expect(error, files.name).toBeInstanceOf(TokenizerError);
+        expect(error.message, files.name).toMatch(message);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+  it('a model with no tokenizer files at all still loads, for token ids only', async () => {
+    const dir = withoutFile('vocab.json');
+    rmSync(join(dir, 'merges.txt'));
+    const engine = await Engine.load(gpu, await folderModelFiles(dir));
+    try {
+      expect((await engine.generate(reference.prompt_ids, { greedy: true, maxNewTokens: 2 }).result).ids).toEqual(reference.greedy_ids.slice(0, 2));
+    } finally {
+      await engine.dispose();
+    }
   });
 });
