@@ -53,7 +53,14 @@ export interface CachedModelFilesOptions {
   fetch?: FetchLike;
   /** A Cache API implementation (default: globalThis.caches). */
   caches?: CacheStorage;
+  /**
+   * A response whose headers, or whose next bytes, do not arrive for this long ends the download with a
+   * DownloadError naming the URL (default 30000 ms): a stalled connection never hangs a load.
+   */
+  idleTimeoutMs?: number;
 }
+
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 /** "org/name" (a Hugging Face model id) or an http(s) URL → the base URL of its files. */
 export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {
@@ -70,16 +77,37 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   const url = (file: string) => fileUrlUnderBase(file, base);
   const misses = new Set<string>();
 
-  const request = async (file: string, signal = options.signal): Promise<Response> => {
-    let response: Response;
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const seconds = `${Math.round(idleMs / 100) / 10} s`;
+
+  /** fetch with a deadline for the headers; the returned abort also stops the body. */
+  const fetchWithin = async (file: string, method: 'GET' | 'HEAD', signal = options.signal): Promise<{ response: Response; abort: () => void }> => {
+    const inner = new AbortController();
+    signal?.addEventListener('abort', () => inner.abort(), { once: true });
+    if (signal?.aborted) inner.abort();
+    let stalled = false;
+    const timer = setTimeout(() => {
+      stalled = true;
+      inner.abort();
+    }, idleMs);
     try {
-      response = await fetchFn(url(file), { signal });
+      return { response: await fetchFn(url(file), method === 'GET' ? { signal: inner.signal } : { method, signal: inner.signal }), abort: () => inner.abort() };
     } catch (e) {
+      if (stalled) throw new DownloadError(`no response from ${url(file)} for ${seconds}; the server or the network stalled (retry, or raise idleTimeoutMs)`);
       if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
       throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
+    } finally {
+      clearTimeout(timer);
     }
+  };
+
+  /** GET `file`: an HTTP error is a DownloadError; the body is guarded (stalls, short or long bodies). */
+  const request = async (file: string, signal = options.signal): Promise<{ response: Response; body: ReadableStream<Uint8Array> | null }> => {
+    const { response, abort } = await fetchWithin(file, 'GET', signal);
     if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
-    return response;
+    const size = Number(response.headers.get('content-length') ?? NaN);
+    const body = response.body && guardedBody(response.body, url(file), Number.isFinite(size) ? size : undefined, idleMs, abort, () => !!options.signal?.aborted);
+    return { response, body };
   };
 
   /** The cached response for `file`, if any; 'absent' where the cache remembers that the model has no such file. */
@@ -98,13 +126,13 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     if (options.signal?.aborted) controller.abort();
     const stop = () => controller.abort();
-    const response = await request(file, controller.signal);
+    const { response, body } = await request(file, controller.signal);
     const size = Number(response.headers.get('content-length') ?? NaN);
-    if (!response.body) throw new DownloadError(`${url(file)} returned no body`);
-    if (isHtmlPage('', response.headers.get('content-type'))) return { body: response.body, size, stored: Promise.resolve(), stop, html: true };
-    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop, html: false };
-    const [toLoader, toCache] = response.body.tee();
-    const verified = toCache.pipeThrough(lengthCheck(url(file), Number.isFinite(size) ? size : undefined));
+    if (!body) throw new DownloadError(`${url(file)} returned no body`);
+    if (isHtmlPage('', response.headers.get('content-type'))) return { body, size, stored: Promise.resolve(), stop, html: true };
+    if (!cache) return { body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop, html: false };
+    // Both branches see the guarded body: a short, long, stalled or failed download errors both, so put() stores nothing.
+    const [toLoader, verified] = body.tee();
     const headers = new Headers({ 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
     if (Number.isFinite(size)) headers.set('content-length', String(size));
     const stored = (await cache).put(url(file), new Response(verified, { headers })).catch(() => {
@@ -131,13 +159,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
         return false;
       }
       if (hit) return true;
-      let response: Response;
-      try {
-        response = await fetchFn(url(file), { method: 'HEAD', signal: options.signal });
-      } catch (e) {
-        if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
-        throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
-      }
+      const { response } = await fetchWithin(file, 'HEAD');
       // A web server's fallback page for a missing path (index.html, status 200) is not the file.
       if (response.ok && isHtmlPage('', response.headers.get('content-type'))) {
         misses.add(file);
@@ -157,8 +179,8 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
       if (hit) return hit.text();
       // Text files are small: read them whole, then cache them only when they are not an HTML page sent in their place
       // (the caller's optionalText / requiredText then treats that page as the file missing).
-      const response = await request(file);
-      const bytes = await readAll(response, url(file));
+      const { response, body } = await request(file);
+      const bytes = await readAll(body);
       const text = new TextDecoder().decode(bytes);
       const type = response.headers.get('content-type');
       if (isHtmlPage(text, type)) {
@@ -223,21 +245,16 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   };
 }
 
-/** The whole body of a (small) response; a failed or short body is a DownloadError naming the URL. */
-async function readAll(response: Response, what: string): Promise<Uint8Array<ArrayBuffer>> {
+/** The whole body of a (small) guarded response. */
+async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
   let seen = 0;
-  try {
-    const reader = response.body?.getReader();
-    while (reader) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      seen += value.byteLength;
-    }
-  } catch (e) {
-    if (e instanceof GptWebGpuError) throw e;
-    throw new DownloadError(`the download of ${what} failed after ${seen} bytes (${(e as Error).message})`);
+  const reader = body?.getReader();
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    seen += value.byteLength;
   }
   const out = new Uint8Array(seen);
   let at = 0;
@@ -248,16 +265,43 @@ async function readAll(response: Response, what: string): Promise<Uint8Array<Arr
   return out;
 }
 
-/** Passes bytes through and errors at the end unless exactly `expected` bytes came (when known). */
-function lengthCheck(what: string, expected: number | undefined): TransformStream<Uint8Array, Uint8Array> {
+/**
+ * A download's body, checked: no bytes for `idleMs` stops it (`abort`) with a DownloadError; a body that ends before
+ * (or runs past) its Content-Length, or fails, is a DownloadError naming the URL and both byte counts. Every error
+ * it raises is a DownloadError, so the loader never reports a cut download as a malformed file.
+ */
+function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: number | undefined, idleMs: number, abort: () => void, cancelled: () => boolean): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
   let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.length;
-      controller.enqueue(chunk);
+  const of = () => (expected === undefined ? `${seen} bytes` : `${seen} of ${expected} bytes`);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stall = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DownloadError(`no data from ${what} for ${Math.round(idleMs / 100) / 10} s (after ${of()}); the server or the network stalled (retry, or raise idleTimeoutMs)`)), idleMs);
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), stall]);
+        if (done) {
+          if (expected !== undefined && seen !== expected) throw new DownloadError(`${what} ended after ${of()}; the download was cut short, retry it`);
+          controller.close();
+          return;
+        }
+        seen += value.byteLength;
+        if (expected !== undefined && seen > expected) throw new DownloadError(`${what} sent more than its Content-Length (${of()})`);
+        controller.enqueue(value);
+      } catch (e) {
+        abort();
+        reader.cancel().catch(() => {});
+        if (e instanceof GptWebGpuError) controller.error(e);
+        else if (cancelled()) controller.error(new DownloadError(`the download of ${what} was cancelled`));
+        else controller.error(new DownloadError(`${what} ${expected !== undefined ? `ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry the download`));
+      } finally {
+        clearTimeout(timer);
+      }
     },
-    flush(controller) {
-      if (expected !== undefined && seen !== expected) controller.error(new DownloadError(`${what} ended after ${seen} of ${expected} bytes`));
+    cancel(reason) {
+      return reader.cancel(reason);
     },
   });
 }

@@ -11,7 +11,9 @@ import type { GpuContext } from '../../src/gpu/context.ts';
 import { cachedModelFiles } from '../../src/io/cachedModelFiles.ts';
 import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
 import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
-import { ConfigError, TokenizerError } from '../../src/errors.ts';
+import { ConfigError, DownloadError, TokenizerError } from '../../src/errors.ts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileListModelFiles } from '../../src/io/modelFiles.ts';
 import { serveStatic } from '../support/staticServer.ts';
 import { MemoryCacheStorage } from '../support/memoryCacheStorage.ts';
@@ -127,6 +129,56 @@ describe('half a tokenizer fails at load, naming the missing file', () => {
       expect((await engine.generate(reference.prompt_ids, { greedy: true, maxNewTokens: 2 }).result).ids).toEqual(reference.greedy_ids.slice(0, 2));
     } finally {
       await engine.dispose();
+    }
+  });
+});
+
+describe('stalled and short downloads', () => {
+  type Fault = 'stall-body' | 'stall-headers' | 'short';
+  const serveFaulty = async (fault: Fault, target: string) => {
+    const server = createServer((req, res) => {
+      const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
+      let body: Buffer;
+      try {
+        body = readFileSync(join(DEFAULT_MODEL_DIR, name));
+      } catch {
+        res.writeHead(404).end();
+        return;
+      }
+      if (name !== target) {
+        res.writeHead(200, { 'content-length': body.length }).end(req.method === 'HEAD' ? undefined : body);
+        return;
+      }
+      if (fault === 'stall-headers') return; // never answers
+      res.writeHead(200, { 'content-length': body.length });
+      if (req.method === 'HEAD') res.end();
+      else if (fault === 'stall-body') res.write(body.subarray(0, 1000)); // then nothing
+      else res.write(body.subarray(0, 5000), () => res.destroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    return { url, close: () => (server.closeAllConnections(), new Promise<void>((resolve) => server.close(() => resolve()))) };
+  };
+
+  it.each<[Fault, string, RegExp]>([
+    ['stall-body', 'model.safetensors', /no data from http:\/\/127\.0\.0\.1:\d+\/model\.safetensors for 0\.2 s \(after 1000 of \d+ bytes\)/],
+    ['stall-body', 'vocab.json', /no data from http:\/\/127\.0\.0\.1:\d+\/vocab\.json for 0\.2 s/],
+    ['stall-headers', 'config.json', /no response from http:\/\/127\.0\.0\.1:\d+\/config\.json for 0\.2 s/],
+    ['short', 'model.safetensors', /http:\/\/127\.0\.0\.1:\d+\/model\.safetensors ended after 5000 of \d+ bytes/],
+    ['short', 'merges.txt', /http:\/\/127\.0\.0\.1:\d+\/merges\.txt ended after 5000 of \d+ bytes/],
+  ])('%s on %s is a DownloadError naming the URL, and caches nothing of it', async (fault, target, message) => {
+    const server = await serveFaulty(fault, target);
+    const storage = new MemoryCacheStorage();
+    try {
+      const started = Date.now();
+      const error = await Engine.load(gpu, cachedModelFiles(server.url, { caches: storage.asCacheStorage(), idleTimeoutMs: 200 })).catch((e) => e);
+      expect(error).toBeInstanceOf(DownloadError);
+      expect(error.message).toMatch(message);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const cache = await storage.open('gpt-webgpu-models');
+      expect([...cache.entries.keys()].filter((k) => k.endsWith(target))).toEqual([]);
+    } finally {
+      await server.close();
     }
   });
 });
