@@ -53,6 +53,8 @@ export interface CachedModelFilesOptions {
   fetch?: FetchLike;
   /** A Cache API implementation (default: globalThis.caches). */
   caches?: CacheStorage;
+  /** The Hub endpoint for model ids (default https://huggingface.co/; a mirror, or a test server). */
+  hub?: string;
   /**
    * A response whose headers, or whose next bytes, do not arrive for this long ends the download with a
    * DownloadError naming the URL (default 30000 ms): a stalled connection never hangs a load.
@@ -62,15 +64,49 @@ export interface CachedModelFilesOptions {
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
-/** "org/name" (a Hugging Face model id) or an http(s) URL → the base URL of its files. */
-export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {
-  if (/^https?:\/\//i.test(source)) return source.endsWith('/') ? source : `${source}/`;
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2) nor an http(s) URL`);
-  return hubBaseUrl(source, 'main', hubEndpoint);
+const HUB_ID = /^[\w-][\w.-]*(\/[\w-][\w.-]*)?$/;
+
+/** Whether `source` is read as a Hugging Face model id ("org/name", or a legacy bare "gpt2"). */
+export function isHubId(source: string): boolean {
+  return HUB_ID.test(source) && !source.includes('..');
 }
 
-export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptions = {}): ModelFiles {
-  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+/**
+ * The base URL of a model's files, from:
+ * - an http(s) URL (used as is);
+ * - a Hugging Face model id, "org/name" or a bare legacy id like "gpt2" (on `hubEndpoint`, default huggingface.co);
+ * - a path on the current site: "./models/x", "../x", "/models/x", "models/x/" (a trailing slash or three or more
+ *   segments), resolved against `pageUrl` (default: the page's location). Two bare segments ("models/x") read as a
+ *   Hub id: write "./models/x" for the site path.
+ */
+export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/', pageUrl: string | undefined = (globalThis as { location?: { href?: string } }).location?.href): string {
+  if (typeof source !== 'string' || source.trim() === '') throw new ConfigError(`a model source must be a Hugging Face model id, a URL or a path, not ${JSON.stringify(source) ?? String(source)}`);
+  const withSlash = source.endsWith('/') ? source : `${source}/`;
+  if (/^https?:\/\//i.test(source)) return checkedUrl(withSlash, source);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source)) throw new ConfigError(`"${source}" is not an http(s) URL; models load from http(s) URLs, Hugging Face model ids or paths on this site`);
+  if (isHubId(source)) return checkedUrl(hubBaseUrl(source, 'main', hubEndpoint), source);
+  const path = /^\.{0,2}\//.test(source) || source.endsWith('/') || source.split('/').length >= 3;
+  if (!path || /\s/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2), an http(s) URL, nor a path like ./models/x`);
+  if (!pageUrl) throw new ConfigError(`"${source}" is a relative path, but there is no page to resolve it against (no globalThis.location, e.g. in Node); pass an absolute http(s) URL`);
+  return checkedUrl(withSlash, source, pageUrl);
+}
+
+function checkedUrl(url: string, source: string, base?: string): string {
+  try {
+    return new URL(url, base).href;
+  } catch {
+    throw new ConfigError(`"${source}" is not a valid model address${base ? ` relative to ${base}` : ''}; give a Hugging Face model id, an http(s) URL or a path`);
+  }
+}
+
+/**
+ * Model files from `source`: an http(s) base URL, a Hugging Face model id (on `options.hub`, default huggingface.co)
+ * or a path on the current site (see modelBaseUrl).
+ */
+export function cachedModelFiles(source: string, options: CachedModelFilesOptions = {}): ModelFiles {
+  const base = modelBaseUrl(source, options.hub);
+  // A 404 on a source read as a Hub id may have meant a site path: say how to write one.
+  const hint = isHubId(source) && !/^https?:/i.test(source) ? ` (${JSON.stringify(source)} was read as a Hugging Face model id on ${options.hub ?? 'https://huggingface.co/'}; for a path on this site write "./${source}")` : '';
   const fetchFn = options.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
   const cacheStorage = options.cacheName === null ? undefined : (options.caches ?? (globalThis as { caches?: CacheStorage }).caches);
   const cache = cacheStorage?.open(options.cacheName ?? DEFAULT_CACHE_NAME);
@@ -104,7 +140,7 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   /** GET `file`: an HTTP error is a DownloadError; the body is guarded (stalls, short or long bodies). */
   const request = async (file: string, signal = options.signal): Promise<{ response: Response; body: ReadableStream<Uint8Array> | null }> => {
     const { response, abort } = await fetchWithin(file, 'GET', signal);
-    if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${response.status === 404 && file === 'config.json' ? hint : ''}`);
     const size = Number(response.headers.get('content-length') ?? NaN);
     const body = response.body && guardedBody(response.body, url(file), Number.isFinite(size) ? size : undefined, idleMs, abort, () => !!options.signal?.aborted);
     return { response, body };

@@ -4,7 +4,7 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Engine } from '../../src/engine.ts';
 import { createNodeGpuContext } from '../../src/gpu/node.ts';
 import type { GpuContext } from '../../src/gpu/context.ts';
@@ -178,6 +178,23 @@ describe('stalled and short downloads', () => {
       const cache = await storage.open('gpt-webgpu-models');
       expect([...cache.entries.keys()].filter((k) => k.endsWith(target))).toEqual([]);
     } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('sources by Hub id and by site path', () => {
+  it('a Hub id on a given hub endpoint, and a ./path against the page, load the demo model', async () => {
+    const server = await serveStatic(DEFAULT_MODEL_DIR, { 'demo-org/shakespeare/resolve/main': DEFAULT_MODEL_DIR, 'site/models/shakespeare': DEFAULT_MODEL_DIR });
+    try {
+      await expectDemoModel(await Engine.load(gpu, cachedModelFiles('demo-org/shakespeare', { cacheName: null, hub: server.url })));
+      vi.stubGlobal('location', { href: `${server.url}site/index.html` });
+      await expectDemoModel(await Engine.load(gpu, cachedModelFiles('./models/shakespeare', { cacheName: null })));
+      const error = await Engine.load(gpu, cachedModelFiles('models/shakespeare', { cacheName: null, hub: server.url })).catch((e) => e);
+      expect(error).toBeInstanceOf(DownloadError);
+      expect(error.message).toMatch(/read as a Hugging Face model id .*write "\.\/models\/shakespeare"/);
+    } finally {
+      vi.unstubAllGlobals();
       await server.close();
     }
   });
