@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { fileListModelFiles } from '../../src/io/modelFiles.ts';
 import { serveStatic } from '../support/staticServer.ts';
 import { MemoryCacheStorage } from '../support/memoryCacheStorage.ts';
+import { deleteIncompleteModels, hasModelInCache, listCachedModels } from '../../src/io/modelCache.ts';
 
 const reference = JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'reference.json'), 'utf8')).greedy[0] as { prompt: string; prompt_ids: number[]; greedy_ids: number[] };
 
@@ -196,6 +197,34 @@ describe('sources by Hub id and by site path', () => {
     } finally {
       vi.unstubAllGlobals();
       await server.close();
+    }
+  });
+});
+
+describe('cache bookkeeping after real loads', () => {
+  it('a successful load is a complete model; a failed one is incomplete and deleteIncompleteModels removes it', async () => {
+    const good = await serveStatic(DEFAULT_MODEL_DIR, {}, { spaFallback: true });
+    const storage = new MemoryCacheStorage();
+    const options = { caches: storage.asCacheStorage() };
+    try {
+      await (await Engine.load(gpu, cachedModelFiles(good.url, options))).dispose();
+      expect(await hasModelInCache(good.url, options)).toBe(true);
+    } finally {
+      await good.close();
+    }
+    const bad = await serveStatic(join(DEFAULT_MODEL_DIR, 'no-such-folder'), { m: DEFAULT_MODEL_DIR }, { spaFallback: false });
+    try {
+      // The weights are refused (a wrong config): config and tokenizer files were cached, the model is not complete.
+      const files = cachedModelFiles(`${bad.url}m/`, options);
+      const wrong = JSON.stringify({ ...JSON.parse(readFileSync(join(DEFAULT_MODEL_DIR, 'config.json'), 'utf8')), n_layer: 2 });
+      await expect(Engine.load(gpu, { ...files, text: async (f) => (f === 'config.json' ? wrong : files.text(f)) })).rejects.toThrow();
+      await files.text('config.json');
+      const listed = await listCachedModels(options);
+      expect(listed.find((m) => m.baseUrl === `${bad.url}m/`)?.complete).toBe(false);
+      expect(await deleteIncompleteModels(options)).toEqual([`${bad.url}m/`]);
+      expect((await listCachedModels(options)).map((m) => m.complete)).toEqual([true]);
+    } finally {
+      await bad.close();
     }
   });
 });
