@@ -6,7 +6,8 @@ import { formatBytes } from './gpu/buffers.ts';
 import type { AdapterSummary, GpuContext } from './gpu/context.ts';
 import { parseConfigText, type ModelConfig } from './io/config.ts';
 import { loadWeights, matricesStoredF16, planCheckpoint, TensorIndex, type LoadProgress, type MatrixFormat, type ModelWeights } from './io/checkpoint.ts';
-import type { ModelFiles } from './io/modelFiles.ts';
+import { requiredText, type ModelFiles } from './io/modelFiles.ts';
+import { loadTokenizerFiles } from './io/tokenizerFiles.ts';
 import { BlockPool, blocksFor } from './kv/blockPool.ts';
 import { KvBlockManager } from './kv/blockManager.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
@@ -110,8 +111,8 @@ export class Engine {
   /** Reads config, tokenizer and weights from `files` and builds everything on `gpu`. */
   static async load(gpu: GpuContext, files: ModelFiles, options: EngineOptions = {}): Promise<Engine> {
     options = checkEngineOptions(options);
-    const config = parseConfigText(await files.text('config.json'), `${files.name}/config.json`);
-    const tokenizer = await loadTokenizer(files);
+    const config = parseConfigText(await requiredText(files, 'config.json'), `${files.name}/config.json`);
+    const tokenizer = await loadTokenizerFiles(files);
     const requested = options.weightFormat ?? 'auto';
     if (!['auto', 'f32', 'f16'].includes(requested)) throw new InvalidRequestError(`weightFormat must be "auto", "f32" or "f16", got ${JSON.stringify(requested)}`);
     const sizes = engineSizes(config, options);
@@ -129,7 +130,10 @@ export class Engine {
     } finally {
       await index.close(weights !== undefined);
     }
-    return Engine.fromWeights(gpu, { name: files.name, config, tokenizer, weights }, options);
+    const engine = await Engine.fromWeights(gpu, { name: files.name, config, tokenizer, weights }, options);
+    // Only now may a source record what this load learned (e.g. files the cache should remember as absent).
+    await files.finish?.();
+    return engine;
   }
 
   /** An engine over weights already on the GPU (e.g. random-weight benchmark models); it takes ownership of them. */
@@ -548,14 +552,6 @@ function defaultKvBlocks(config: ModelConfig, blockSize: number, maxSequences: n
   const bytesPerBlock = 2 * config.numLayers * blockSize * config.hiddenSize * 4;
   const budget = Math.floor(memoryBytes / bytesPerBlock);
   return Math.max(1, Math.min(budget, maxSequences * blocksFor(config.contextLength, blockSize)));
-}
-
-async function loadTokenizer(files: ModelFiles): Promise<Tokenizer | undefined> {
-  if (await files.has('tokenizer.json')) return Tokenizer.fromTokenizerJson(await files.text('tokenizer.json'));
-  if ((await files.has('vocab.json')) && (await files.has('merges.txt'))) {
-    return Tokenizer.fromVocabAndMerges(await files.text('vocab.json'), await files.text('merges.txt'));
-  }
-  return undefined;
 }
 
 function positiveInteger(value: number, name: string): number {

@@ -9,12 +9,23 @@ import { ConfigError, DownloadError, GptWebGpuError } from '../errors.ts';
 
 export { DownloadError };
 import type { ByteSource } from './byteSource.ts';
-import type { ModelFiles } from './modelFiles.ts';
+import { isHtmlPage, type ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
 import { fileUrlUnderBase } from './shardNames.ts';
 import { optionsObject, requireString } from '../requestTypes.ts';
 
 export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
+
+/**
+ * The header of a cache entry that records "this file is absent" (a probed tokenizer.json the model does not have), so
+ * a cached model loads with no network at all. Written only after a successful load, like the files themselves.
+ */
+export const ABSENT_HEADER = 'x-gpt-webgpu-absent';
+
+/** Whether a cache entry is an absent-file marker. */
+export function isAbsentMarker(response: Response): boolean {
+  return response.headers.get(ABSENT_HEADER) === '1';
+}
 
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
@@ -44,62 +55,130 @@ export interface CachedModelFilesOptions {
   fetch?: FetchLike;
   /** A Cache API implementation (default: globalThis.caches). */
   caches?: CacheStorage;
+  /** The Hub endpoint for model ids (default https://huggingface.co/; a mirror, or a test server). */
+  hub?: string;
+  /**
+   * A response whose headers, or whose next bytes, do not arrive for this long ends the download with a
+   * DownloadError naming the URL (default 30000 ms): a stalled connection never hangs a load.
+   */
+  idleTimeoutMs?: number;
 }
 
-/** "org/name" (a Hugging Face model id) or an http(s) URL → the base URL of its files. */
-export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/'): string {
+export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+
+const HUB_ID = /^[\w-][\w.-]*(\/[\w-][\w.-]*)?$/;
+
+/** Whether `source` is read as a Hugging Face model id ("org/name", or a legacy bare "gpt2"). */
+export function isHubId(source: string): boolean {
+  return HUB_ID.test(source) && !source.includes('..');
+}
+
+/**
+ * The base URL of a model's files, from:
+ * - an http(s) URL (used as is);
+ * - a Hugging Face model id, "org/name" or a bare legacy id like "gpt2" (on `hubEndpoint`, default huggingface.co);
+ * - a path on the current site: "./models/x", "../x", "/models/x", "models/x/" (a trailing slash or three or more
+ *   segments), resolved against `pageUrl` (default: the page's location). Two bare segments ("models/x") read as a
+ *   Hub id: write "./models/x" for the site path.
+ */
+export function modelBaseUrl(source: string, hubEndpoint = 'https://huggingface.co/', pageUrl: string | undefined = (globalThis as { location?: { href?: string } }).location?.href): string {
+  if (typeof source !== 'string' || source.trim() === '') throw new ConfigError(`a model source must be a Hugging Face model id, a URL or a path, not ${JSON.stringify(source) ?? String(source)}`);
+  const withSlash = source.endsWith('/') ? source : `${source}/`;
+  if (/^https?:\/\//i.test(source)) return checkedUrl(withSlash, source);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source)) throw new ConfigError(`"${source}" is not an http(s) URL; models load from http(s) URLs, Hugging Face model ids or paths on this site`);
+  if (isHubId(source)) return checkedUrl(hubBaseUrl(source, 'main', hubEndpoint), source);
+  const path = /^\.{0,2}\//.test(source) || source.endsWith('/') || source.split('/').length >= 3;
+  if (!path || /\s/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2), an http(s) URL, nor a path like ./models/x`);
+  if (!pageUrl) throw new ConfigError(`"${source}" is a relative path, but there is no page to resolve it against (no globalThis.location, e.g. in Node); pass an absolute http(s) URL`);
+  return checkedUrl(withSlash, source, pageUrl);
+}
+
+function checkedUrl(url: string, source: string, base?: string): string {
+  try {
+    return new URL(url, base).href;
+  } catch {
+    throw new ConfigError(`"${source}" is not a valid model address${base ? ` relative to ${base}` : ''}; give a Hugging Face model id, an http(s) URL or a path`);
+  }
+}
+
+/**
+ * Model files from `source`: an http(s) base URL, a Hugging Face model id (on `options.hub`, default huggingface.co)
+ * or a path on the current site (see modelBaseUrl).
+ */
+export function cachedModelFiles(source: string, options: CachedModelFilesOptions = {}): ModelFiles {
   requireString(source, 'the model source', ConfigError);
-  if (/^https?:\/\//i.test(source)) return source.endsWith('/') ? source : `${source}/`;
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(source)) throw new ConfigError(`"${source}" is neither a Hugging Face model id (like openai-community/gpt2) nor an http(s) URL`);
-  return hubBaseUrl(source, 'main', hubEndpoint);
-}
-
-export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptions = {}): ModelFiles {
-  requireString(baseUrl, 'the model base URL', ConfigError);
   options = optionsObject(options, 'the cachedModelFiles options', ConfigError);
-  const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  const base = modelBaseUrl(source, options.hub);
+  // A 404 on a source read as a Hub id may have meant a site path: say how to write one.
+  const hint = isHubId(source) && !/^https?:/i.test(source) ? ` (${JSON.stringify(source)} was read as a Hugging Face model id on ${options.hub ?? 'https://huggingface.co/'}; for a path on this site write "./${source}")` : '';
   const fetchFn = options.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
   const cacheStorage = options.cacheName === null ? undefined : (options.caches ?? (globalThis as { caches?: CacheStorage }).caches);
   const cache = cacheStorage?.open(options.cacheName ?? DEFAULT_CACHE_NAME);
   const url = (file: string) => fileUrlUnderBase(file, base);
   const misses = new Set<string>();
 
-  const request = async (file: string, signal = options.signal): Promise<Response> => {
-    let response: Response;
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const seconds = `${Math.round(idleMs / 100) / 10} s`;
+
+  /** fetch with a deadline for the headers; the returned abort also stops the body. */
+  const fetchWithin = async (file: string, method: 'GET' | 'HEAD', signal = options.signal): Promise<{ response: Response; abort: () => void }> => {
+    const inner = new AbortController();
+    signal?.addEventListener('abort', () => inner.abort(), { once: true });
+    if (signal?.aborted) inner.abort();
+    let stalled = false;
+    const timer = setTimeout(() => {
+      stalled = true;
+      inner.abort();
+    }, idleMs);
     try {
-      response = await fetchFn(url(file), { signal });
+      return { response: await fetchFn(url(file), method === 'GET' ? { signal: inner.signal } : { method, signal: inner.signal }), abort: () => inner.abort() };
     } catch (e) {
+      if (stalled) throw new DownloadError(`no response from ${url(file)} for ${seconds}; the server or the network stalled (retry, or raise idleTimeoutMs)`);
       if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
       throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
+    } finally {
+      clearTimeout(timer);
     }
-    if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
-    return response;
   };
 
-  /** The cached response for `file`, if any. */
-  const cached = async (file: string): Promise<Response | undefined> => (cache ? ((await (await cache).match(url(file))) ?? undefined) : undefined);
+  /** GET `file`: an HTTP error is a DownloadError; the body is guarded (stalls, short or long bodies). */
+  const request = async (file: string, signal = options.signal): Promise<{ response: Response; body: ReadableStream<Uint8Array> | null }> => {
+    const { response, abort } = await fetchWithin(file, 'GET', signal);
+    if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${response.status === 404 && file === 'config.json' ? hint : ''}`);
+    const size = Number(response.headers.get('content-length') ?? NaN);
+    const body = response.body && guardedBody(response.body, url(file), Number.isFinite(size) ? size : undefined, idleMs, abort, () => !!options.signal?.aborted);
+    return { response, body };
+  };
+
+  /** The cached response for `file`, if any; 'absent' where the cache remembers that the model has no such file. */
+  const cached = async (file: string): Promise<Response | 'absent' | undefined> => {
+    const hit = cache ? ((await (await cache).match(url(file))) ?? undefined) : undefined;
+    return hit && isAbsentMarker(hit) ? 'absent' : hit;
+  };
+  const absent = (file: string) => new DownloadError(`${url(file)} does not exist (the cache remembers it as absent); clear the model from the cache if it was added since`);
 
   /**
    * Fetches `file`; returns a body to read, a promise that settles when the cache holds it (or could not), and a way
    * to stop the download (for a load that failed: nothing is cached then).
    */
-  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void>; stop: () => void }> => {
+  const download = async (file: string): Promise<{ body: ReadableStream<Uint8Array>; size: number; stored: Promise<void>; stop: () => void; html: boolean }> => {
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     if (options.signal?.aborted) controller.abort();
     const stop = () => controller.abort();
-    const response = await request(file, controller.signal);
+    const { response, body } = await request(file, controller.signal);
     const size = Number(response.headers.get('content-length') ?? NaN);
-    if (!response.body) throw new DownloadError(`${url(file)} returned no body`);
-    if (!cache) return { body: response.body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop };
-    const [toLoader, toCache] = response.body.tee();
-    const verified = toCache.pipeThrough(lengthCheck(url(file), Number.isFinite(size) ? size : undefined));
+    if (!body) throw new DownloadError(`${url(file)} returned no body`);
+    if (isHtmlPage('', response.headers.get('content-type'))) return { body, size, stored: Promise.resolve(), stop, html: true };
+    if (!cache) return { body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop, html: false };
+    // Both branches see the guarded body: a short, long, stalled or failed download errors both, so put() stores nothing.
+    const [toLoader, verified] = body.tee();
     const headers = new Headers({ 'content-type': response.headers.get('content-type') ?? 'application/octet-stream' });
     if (Number.isFinite(size)) headers.set('content-length', String(size));
     const stored = (await cache).put(url(file), new Response(verified, { headers })).catch(() => {
       // A failed or short download is not cached; the loader's branch reports the failure to the caller.
     });
-    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored, stop };
+    return { body: toLoader, size: Number.isFinite(size) ? size : NaN, stored, stop, html: false };
   };
 
   const progress = (file: string, fromCache: boolean, total: number) => {
@@ -114,13 +193,17 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     name: base,
     async has(file) {
       if (misses.has(file)) return false;
-      if (await cached(file)) return true;
-      let response: Response;
-      try {
-        response = await fetchFn(url(file), { method: 'HEAD', signal: options.signal });
-      } catch (e) {
-        if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
-        throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
+      const hit = await cached(file);
+      if (hit === 'absent') {
+        misses.add(file);
+        return false;
+      }
+      if (hit) return true;
+      const { response } = await fetchWithin(file, 'HEAD');
+      // A web server's fallback page for a missing path (index.html, status 200) is not the file.
+      if (response.ok && isHtmlPage('', response.headers.get('content-type'))) {
+        misses.add(file);
+        return false;
       }
       if (response.ok) return true;
       // Only "not found" means absent; anything else (a server error, no access) must not pass for a missing file.
@@ -132,19 +215,44 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
     },
     async text(file) {
       const hit = await cached(file);
+      if (hit === 'absent') throw absent(file);
       if (hit) return hit.text();
-      const { body, stored } = await download(file);
-      const text = await new Response(body).text();
-      await stored;
+      // Text files are small: read them whole, then cache them only when they are not an HTML page sent in their place
+      // (the caller's optionalText / requiredText then treats that page as the file missing).
+      const { response, body } = await request(file);
+      const bytes = await readAll(body);
+      const text = new TextDecoder().decode(bytes);
+      const type = response.headers.get('content-type');
+      if (isHtmlPage(text, type)) {
+        misses.add(file);
+        return text;
+      }
+      if (cache) {
+        const headers = new Headers({ 'content-type': type ?? 'application/octet-stream', 'content-length': String(bytes.byteLength) });
+        await (await cache).put(url(file), new Response(bytes, { headers })).catch(() => {});
+      }
       return text;
+    },
+    // The load succeeded: remember the files found absent, so the next load asks the network nothing.
+    async finish() {
+      if (!cache) return;
+      const store = await cache;
+      await Promise.all(
+        [...misses].map((file) => store.put(url(file), new Response('', { headers: { [ABSENT_HEADER]: '1', 'content-length': '0' } })).catch(() => {})),
+      );
     },
     async open(file): Promise<ByteSource> {
       const hit = await cached(file);
+      if (hit === 'absent') throw absent(file);
       if (hit?.body) {
         const size = Number(hit.headers.get('content-length') ?? NaN);
         if (Number.isFinite(size)) return new StreamSource(hit.body, { name: file, size, onBytes: progress(file, true, size) });
       }
-      const { body, size, stored, stop } = await download(file);
+      const { body, size, stored, stop, html } = await download(file);
+      if (html) {
+        stop();
+        throw new DownloadError(`${url(file)} is missing: the server sent an HTML page in its place (how many web servers answer a missing file)`);
+      }
       if (!Number.isFinite(size)) {
         stop();
         throw new DownloadError(`${url(file)} has no Content-Length; the server must send it for weight files`);
@@ -177,16 +285,63 @@ export function cachedModelFiles(baseUrl: string, options: CachedModelFilesOptio
   };
 }
 
-/** Passes bytes through and errors at the end unless exactly `expected` bytes came (when known). */
-function lengthCheck(what: string, expected: number | undefined): TransformStream<Uint8Array, Uint8Array> {
+/** The whole body of a (small) guarded response. */
+async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
   let seen = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      seen += chunk.length;
-      controller.enqueue(chunk);
+  const reader = body?.getReader();
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    seen += value.byteLength;
+  }
+  const out = new Uint8Array(seen);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * A download's body, checked: no bytes for `idleMs` stops it (`abort`) with a DownloadError; a body that ends before
+ * (or runs past) its Content-Length, or fails, is a DownloadError naming the URL and both byte counts. Every error
+ * it raises is a DownloadError, so the loader never reports a cut download as a malformed file.
+ */
+function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: number | undefined, idleMs: number, abort: () => void, cancelled: () => boolean): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let seen = 0;
+  const of = () => (expected === undefined ? `${seen} bytes` : `${seen} of ${expected} bytes`);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stall = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DownloadError(`no data from ${what} for ${Math.round(idleMs / 100) / 10} s (after ${of()}); the server or the network stalled (retry, or raise idleTimeoutMs)`)), idleMs);
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), stall]);
+        if (done) {
+          if (expected !== undefined && seen !== expected) throw new DownloadError(`${what} ended after ${of()}; the download was cut short, retry it`);
+          controller.close();
+          return;
+        }
+        seen += value.byteLength;
+        if (expected !== undefined && seen > expected) throw new DownloadError(`${what} sent more than its Content-Length (${of()})`);
+        controller.enqueue(value);
+      } catch (e) {
+        abort();
+        reader.cancel().catch(() => {});
+        if (e instanceof GptWebGpuError) controller.error(e);
+        else if (cancelled()) controller.error(new DownloadError(`the download of ${what} was cancelled`));
+        else controller.error(new DownloadError(`${what} ${expected !== undefined ? `ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry the download`));
+      } finally {
+        clearTimeout(timer);
+      }
     },
-    flush(controller) {
-      if (expected !== undefined && seen !== expected) controller.error(new DownloadError(`${what} ended after ${seen} of ${expected} bytes`));
+    cancel(reason) {
+      return reader.cancel(reason);
     },
   });
 }

@@ -29,7 +29,7 @@ describe('--model org/name downloads from the Hub into the disk cache', () => {
   const empty = mkdtempSync(join(tmpdir(), 'gpt-webgpu-hub-root-'));
 
   beforeAll(async () => {
-    server = await serveStatic(empty, { 'org/name/resolve/main': DEFAULT_MODEL_DIR }, (method, path) => requests.push(`${method} ${path}`));
+    server = await serveStatic(empty, { 'org/name/resolve/main': DEFAULT_MODEL_DIR }, { onRequest: (r) => requests.push(`${r.method} ${r.path}`) });
   });
   afterAll(async () => {
     await server.close();

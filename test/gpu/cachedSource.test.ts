@@ -1,6 +1,6 @@
 // Downloading a model with progress into the Cache API and loading it from the cache the second time, against a local
-// server with Hub-like paths. Node has no Cache API, so a small in-memory CacheStorage with the same contract stands in
-// (put() reads the whole body and rejects, storing nothing, if the body errors); the browser tests use the real one.
+// server with Hub-like paths. Node has no Cache API, so test/support/memoryCacheStorage.ts stands in (put() reads the
+// whole body and rejects, storing nothing, if the body errors); the browser tests use the real one.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -12,29 +12,7 @@ import type { GpuContext } from '../../src/gpu/context.ts';
 import { cachedModelFiles, DownloadError, modelBaseUrl, type DownloadProgress } from '../../src/io/cachedModelFiles.ts';
 import { ConfigError, GptWebGpuError } from '../../src/errors.ts';
 import { expectLogitsMatch, readFixture } from '../support/fixtures.ts';
-
-class MemoryCache {
-  readonly entries = new Map<string, { bytes: Uint8Array; headers: Headers }>();
-  async match(url: string) {
-    const e = this.entries.get(url);
-    return e && new Response(e.bytes.slice(), { headers: e.headers });
-  }
-  async put(url: string, response: Response) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    this.entries.set(url, { bytes, headers: response.headers });
-  }
-}
-
-class MemoryCacheStorage {
-  readonly caches = new Map<string, MemoryCache>();
-  async open(name: string) {
-    if (!this.caches.has(name)) this.caches.set(name, new MemoryCache());
-    return this.caches.get(name)!;
-  }
-  async delete(name: string) {
-    return this.caches.delete(name);
-  }
-}
+import { MemoryCacheStorage } from '../support/memoryCacheStorage.ts';
 
 const fixture = readFixture('gpt2-tiny');
 type Mode = 'ok' | 'truncate' | 'error500' | 'slow';
