@@ -55,7 +55,19 @@ function lockEntries(names: string[]): Record<string, unknown> {
 
 const CONSUMER_TS = `
 import { Engine, GptWebGpuError, InvalidRequestError, type EngineSummary, type GenerationResult } from 'gpt-webgpu';
+import { WorkerEngine, serveEngineInWorker, modelBaseUrl, listCachedModels, type MessageEndpoint } from 'gpt-webgpu';
 import { DEFAULT_MODEL_DIR, loadEngine } from 'gpt-webgpu/node';
+
+// The worker pair, as README's "Using it as a library" shows it (type-checked only: Node has no Web Worker).
+export async function inWorker(endpoint: MessageEndpoint): Promise<string> {
+  const engine = new WorkerEngine(endpoint);
+  await engine.load({ kind: 'url', url: modelBaseUrl('openai-community/gpt2') }, { onDownload: (p) => void p.loaded });
+  let text = '';
+  for await (const chunk of engine.generate('ROMEO:', { maxNewTokens: 4 })) text += chunk.text;
+  const cached = await listCachedModels();
+  return text + cached.length;
+}
+export const serve: typeof serveEngineInWorker = serveEngineInWorker;
 
 // WebGPU types come with the package's declarations.
 export function deviceOf(engine: Engine): GPUDevice | undefined {
