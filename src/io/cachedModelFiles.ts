@@ -329,7 +329,7 @@ function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: n
       try {
         const { done, value } = await Promise.race([reader.read(), stall]);
         if (done) {
-          if (expected !== undefined && seen !== expected) throw new DownloadError(`${what} ended after ${of()}; the download was cut short, retry it`);
+          if (expected !== undefined && seen !== expected) throw new DownloadError(`the download of ${what} was truncated: it ended after ${of()}; retry it`);
           controller.close();
           return;
         }
@@ -341,7 +341,7 @@ function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: n
         reader.cancel().catch(() => {});
         if (e instanceof GptWebGpuError) controller.error(e);
         else if (cancelled()) controller.error(new DownloadError(`the download of ${what} was cancelled`));
-        else controller.error(new DownloadError(`${what} ${expected !== undefined ? `ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry the download`));
+        else controller.error(new DownloadError(`the download of ${what} ${expected !== undefined && seen < expected ? `was truncated: it ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry it`));
       } finally {
         clearTimeout(timer);
       }

@@ -166,8 +166,8 @@ describe('stalled and short downloads', () => {
     ['stall-body', 'model.safetensors', /no data from http:\/\/127\.0\.0\.1:\d+\/model\.safetensors for 0\.2 s \(after 1000 of \d+ bytes\)/],
     ['stall-body', 'vocab.json', /no data from http:\/\/127\.0\.0\.1:\d+\/vocab\.json for 0\.2 s/],
     ['stall-headers', 'config.json', /no response from http:\/\/127\.0\.0\.1:\d+\/config\.json for 0\.2 s/],
-    ['short', 'model.safetensors', /http:\/\/127\.0\.0\.1:\d+\/model\.safetensors ended after 5000 of \d+ bytes/],
-    ['short', 'merges.txt', /http:\/\/127\.0\.0\.1:\d+\/merges\.txt ended after 5000 of \d+ bytes/],
+    ['short', 'model.safetensors', /http:\/\/127\.0\.0\.1:\d+\/model\.safetensors was truncated: it ended after 5000 of \d+ bytes/],
+    ['short', 'merges.txt', /http:\/\/127\.0\.0\.1:\d+\/merges\.txt was truncated: it ended after 5000 of \d+ bytes/],
   ])('%s on %s is a DownloadError naming the URL, and caches nothing of it', async (fault, target, message) => {
     const server = await serveFaulty(fault, target);
     const storage = new MemoryCacheStorage();
