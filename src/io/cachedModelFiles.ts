@@ -142,12 +142,15 @@ export function cachedModelFiles(source: string, options: CachedModelFilesOption
   };
 
   /** GET `file`: an HTTP error is a DownloadError; the body is guarded (stalls, short or long bodies). */
-  const request = async (file: string, signal = options.signal): Promise<{ response: Response; body: ReadableStream<Uint8Array> | null }> => {
+  const request = async (file: string, signal = options.signal, needSize = false): Promise<{ response: Response; body: ReadableStream<Uint8Array> | null; size: number }> => {
     const { response, abort } = await fetchWithin(file, 'GET', signal);
     if (!response.ok) throw new DownloadError(`fetching ${url(file)} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}${response.status === 404 && file === 'config.json' ? hint : ''}`);
-    const size = Number(response.headers.get('content-length') ?? NaN);
+    let size = decodedLength(response);
+    // A compressed answer (vite preview gzips even weights) has no usable length; a HEAD usually still says the
+    // file's own size, which weights need up front.
+    if (needSize && !Number.isFinite(size)) size = await fetchWithin(file, 'HEAD', signal).then(({ response: head }) => (head.ok ? decodedLength(head) : NaN), () => NaN);
     const body = response.body && guardedBody(response.body, url(file), Number.isFinite(size) ? size : undefined, idleMs, abort, () => !!options.signal?.aborted);
-    return { response, body };
+    return { response, body, size };
   };
 
   /** The cached response for `file`, if any; 'absent' where the cache remembers that the model has no such file. */
@@ -166,8 +169,7 @@ export function cachedModelFiles(source: string, options: CachedModelFilesOption
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     if (options.signal?.aborted) controller.abort();
     const stop = () => controller.abort();
-    const { response, body } = await request(file, controller.signal);
-    const size = Number(response.headers.get('content-length') ?? NaN);
+    const { response, body, size } = await request(file, controller.signal, true);
     if (!body) throw new DownloadError(`${url(file)} returned no body`);
     if (isHtmlPage('', response.headers.get('content-type'))) return { body, size, stored: Promise.resolve(), stop, html: true };
     if (!cache) return { body, size: Number.isFinite(size) ? size : NaN, stored: Promise.resolve(), stop, html: false };
@@ -255,7 +257,7 @@ export function cachedModelFiles(source: string, options: CachedModelFilesOption
       }
       if (!Number.isFinite(size)) {
         stop();
-        throw new DownloadError(`${url(file)} has no Content-Length; the server must send it for weight files`);
+        throw new DownloadError(`${url(file)} has no Content-Length; the server must send it (or answer a HEAD with it) for weight files`);
       }
       const source = new StreamSource(body, { name: file, size, onBytes: progress(file, false, size) });
       return {
@@ -283,6 +285,14 @@ export function cachedModelFiles(source: string, options: CachedModelFilesOption
       };
     },
   };
+}
+
+/** The length of a response's decoded body: Content-Length, unless the body is compressed (then NaN, unknown). */
+function decodedLength(response: Response): number {
+  const encoding = response.headers.get('content-encoding');
+  if (encoding && encoding.trim().toLowerCase() !== 'identity') return NaN;
+  const length = response.headers.get('content-length');
+  return length === null || length.trim() === '' ? NaN : Number(length);
 }
 
 /** The whole body of a (small) guarded response. */
@@ -323,7 +333,7 @@ function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: n
       try {
         const { done, value } = await Promise.race([reader.read(), stall]);
         if (done) {
-          if (expected !== undefined && seen !== expected) throw new DownloadError(`${what} ended after ${of()}; the download was cut short, retry it`);
+          if (expected !== undefined && seen !== expected) throw new DownloadError(`the download of ${what} was truncated: it ended after ${of()}; retry it`);
           controller.close();
           return;
         }
@@ -335,7 +345,7 @@ function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: n
         reader.cancel().catch(() => {});
         if (e instanceof GptWebGpuError) controller.error(e);
         else if (cancelled()) controller.error(new DownloadError(`the download of ${what} was cancelled`));
-        else controller.error(new DownloadError(`${what} ${expected !== undefined ? `ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry the download`));
+        else controller.error(new DownloadError(`the download of ${what} ${expected !== undefined && seen < expected ? `was truncated: it ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry it`));
       } finally {
         clearTimeout(timer);
       }

@@ -13,6 +13,7 @@ import { folderModelFiles } from '../../src/io/nodeModelFiles.ts';
 import { DEFAULT_MODEL_DIR } from '../../src/node.ts';
 import { ConfigError, DownloadError, TokenizerError } from '../../src/errors.ts';
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { fileListModelFiles } from '../../src/io/modelFiles.ts';
 import { serveStatic } from '../support/staticServer.ts';
@@ -165,8 +166,8 @@ describe('stalled and short downloads', () => {
     ['stall-body', 'model.safetensors', /no data from http:\/\/127\.0\.0\.1:\d+\/model\.safetensors for 0\.2 s \(after 1000 of \d+ bytes\)/],
     ['stall-body', 'vocab.json', /no data from http:\/\/127\.0\.0\.1:\d+\/vocab\.json for 0\.2 s/],
     ['stall-headers', 'config.json', /no response from http:\/\/127\.0\.0\.1:\d+\/config\.json for 0\.2 s/],
-    ['short', 'model.safetensors', /http:\/\/127\.0\.0\.1:\d+\/model\.safetensors ended after 5000 of \d+ bytes/],
-    ['short', 'merges.txt', /http:\/\/127\.0\.0\.1:\d+\/merges\.txt ended after 5000 of \d+ bytes/],
+    ['short', 'model.safetensors', /http:\/\/127\.0\.0\.1:\d+\/model\.safetensors was truncated: it ended after 5000 of \d+ bytes/],
+    ['short', 'merges.txt', /http:\/\/127\.0\.0\.1:\d+\/merges\.txt was truncated: it ended after 5000 of \d+ bytes/],
   ])('%s on %s is a DownloadError naming the URL, and caches nothing of it', async (fault, target, message) => {
     const server = await serveFaulty(fault, target);
     const storage = new MemoryCacheStorage();
@@ -225,6 +226,37 @@ describe('cache bookkeeping after real loads', () => {
       expect((await listCachedModels(options)).map((m) => m.complete)).toEqual([true]);
     } finally {
       await bad.close();
+    }
+  });
+});
+
+describe('compressed answers (vite preview gzips every file, weights included)', () => {
+  it('weights sent gzipped without a Content-Length load, sized by a HEAD, with progress to the end', async () => {
+    const server = createServer((req, res) => {
+      const name = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
+      let body: Buffer;
+      try {
+        body = readFileSync(join(DEFAULT_MODEL_DIR, name));
+      } catch {
+        res.writeHead(404).end();
+        return;
+      }
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { 'content-length': body.length }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-encoding': 'gzip' }); // chunked: no Content-Length, as vite preview answers
+      res.end(gzipSync(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      const last = new Map<string, { loaded: number; total: number; done: boolean }>();
+      await expectDemoModel(await Engine.load(gpu, cachedModelFiles(url, { caches: new MemoryCacheStorage().asCacheStorage(), onProgress: (p) => last.set(p.file, p) })));
+      const size = readFileSync(join(DEFAULT_MODEL_DIR, 'model.safetensors')).length;
+      expect(last.get('model.safetensors')).toMatchObject({ loaded: size, total: size, done: true });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
