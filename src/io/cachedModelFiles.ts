@@ -12,6 +12,9 @@ import type { ByteSource } from './byteSource.ts';
 import { isHtmlPage, type ModelFiles } from './modelFiles.ts';
 import { StreamSource } from './streamSource.ts';
 import { fileUrlUnderBase } from './shardNames.ts';
+import { decodedLength, DEFAULT_IDLE_TIMEOUT_MS, fetchWithDeadline, guardedBody, type FetchLike } from './httpFetch.ts';
+
+export { DEFAULT_IDLE_TIMEOUT_MS, type FetchLike };
 import { optionsObject, requireString } from '../requestTypes.ts';
 
 export const DEFAULT_CACHE_NAME = 'gpt-webgpu-models';
@@ -27,7 +30,6 @@ export function isAbsentMarker(response: Response): boolean {
   return response.headers.get(ABSENT_HEADER) === '1';
 }
 
-export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
 
 /** The base URL of a Hub model's files, e.g. https://huggingface.co/openai-community/gpt2/resolve/main/. */
 export function hubBaseUrl(modelId: string, revision = 'main', endpoint = 'https://huggingface.co/'): string {
@@ -63,8 +65,6 @@ export interface CachedModelFilesOptions {
    */
   idleTimeoutMs?: number;
 }
-
-export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
 const HUB_ID = /^[\w-][\w.-]*(\/[\w-][\w.-]*)?$/;
 
@@ -118,28 +118,8 @@ export function cachedModelFiles(source: string, options: CachedModelFilesOption
   const misses = new Set<string>();
 
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-  const seconds = `${Math.round(idleMs / 100) / 10} s`;
 
-  /** fetch with a deadline for the headers; the returned abort also stops the body. */
-  const fetchWithin = async (file: string, method: 'GET' | 'HEAD', signal = options.signal): Promise<{ response: Response; abort: () => void }> => {
-    const inner = new AbortController();
-    signal?.addEventListener('abort', () => inner.abort(), { once: true });
-    if (signal?.aborted) inner.abort();
-    let stalled = false;
-    const timer = setTimeout(() => {
-      stalled = true;
-      inner.abort();
-    }, idleMs);
-    try {
-      return { response: await fetchFn(url(file), method === 'GET' ? { signal: inner.signal } : { method, signal: inner.signal }), abort: () => inner.abort() };
-    } catch (e) {
-      if (stalled) throw new DownloadError(`no response from ${url(file)} for ${seconds}; the server or the network stalled (retry, or raise idleTimeoutMs)`);
-      if (options.signal?.aborted) throw new DownloadError(`the download of ${url(file)} was cancelled`);
-      throw new DownloadError(`could not fetch ${url(file)} (${(e as Error).message}); check the address and the network`);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const fetchWithin = (file: string, method: 'GET' | 'HEAD', signal = options.signal) => fetchWithDeadline(url(file), { fetch: fetchFn, method, signal, idleMs });
 
   /** GET `file`: an HTTP error is a DownloadError; the body is guarded (stalls, short or long bodies). */
   const request = async (file: string, signal = options.signal, needSize = false): Promise<{ response: Response; body: ReadableStream<Uint8Array> | null; size: number }> => {
@@ -287,14 +267,6 @@ export function cachedModelFiles(source: string, options: CachedModelFilesOption
   };
 }
 
-/** The length of a response's decoded body: Content-Length, unless the body is compressed (then NaN, unknown). */
-function decodedLength(response: Response): number {
-  const encoding = response.headers.get('content-encoding');
-  if (encoding && encoding.trim().toLowerCase() !== 'identity') return NaN;
-  const length = response.headers.get('content-length');
-  return length === null || length.trim() === '' ? NaN : Number(length);
-}
-
 /** The whole body of a (small) guarded response. */
 async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Uint8Array<ArrayBuffer>> {
   const chunks: Uint8Array[] = [];
@@ -313,47 +285,6 @@ async function readAll(body: ReadableStream<Uint8Array> | null): Promise<Uint8Ar
     at += chunk.byteLength;
   }
   return out;
-}
-
-/**
- * A download's body, checked: no bytes for `idleMs` stops it (`abort`) with a DownloadError; a body that ends before
- * (or runs past) its Content-Length, or fails, is a DownloadError naming the URL and both byte counts. Every error
- * it raises is a DownloadError, so the loader never reports a cut download as a malformed file.
- */
-function guardedBody(body: ReadableStream<Uint8Array>, what: string, expected: number | undefined, idleMs: number, abort: () => void, cancelled: () => boolean): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let seen = 0;
-  const of = () => (expected === undefined ? `${seen} bytes` : `${seen} of ${expected} bytes`);
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stall = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new DownloadError(`no data from ${what} for ${Math.round(idleMs / 100) / 10} s (after ${of()}); the server or the network stalled (retry, or raise idleTimeoutMs)`)), idleMs);
-      });
-      try {
-        const { done, value } = await Promise.race([reader.read(), stall]);
-        if (done) {
-          if (expected !== undefined && seen !== expected) throw new DownloadError(`the download of ${what} was truncated: it ended after ${of()}; retry it`);
-          controller.close();
-          return;
-        }
-        seen += value.byteLength;
-        if (expected !== undefined && seen > expected) throw new DownloadError(`${what} sent more than its Content-Length (${of()})`);
-        controller.enqueue(value);
-      } catch (e) {
-        abort();
-        reader.cancel().catch(() => {});
-        if (e instanceof GptWebGpuError) controller.error(e);
-        else if (cancelled()) controller.error(new DownloadError(`the download of ${what} was cancelled`));
-        else controller.error(new DownloadError(`the download of ${what} ${expected !== undefined && seen < expected ? `was truncated: it ended after ${of()}` : `failed after ${of()}`} (${(e as Error).message}); retry it`));
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  });
 }
 
 /** Deletes every cached model file (the page's "clear cache"). */

@@ -2,7 +2,7 @@
 // the CLI's `--model org/name` loads like a local folder and a second run needs no network.
 //
 // The same rules as the browser's Cache API: only complete files count. Each file is written to `name.part` and
-// renamed to `name` only when its body ended with exactly Content-Length bytes, so an interrupted or short download
+// renamed to `name` only when its body ended with exactly Content-Length bytes (when the answer is not compressed), so an interrupted, stalled or short download
 // leaves no file that a later run would trust (the next run starts that file again). Optional files the server does
 // not have (404) are remembered in `.absent.json`, so a cached model is complete without asking the server again.
 import { createHash } from 'node:crypto';
@@ -10,7 +10,8 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DownloadError, ModelFormatError } from '../errors.ts';
-import { modelBaseUrl, type FetchLike } from './cachedModelFiles.ts';
+import { modelBaseUrl } from './cachedModelFiles.ts';
+import { decodedLength, DEFAULT_IDLE_TIMEOUT_MS, fetchWithDeadline, guardedBody, type FetchLike } from './httpFetch.ts';
 import { checkedShardNames, fileUrlUnderBase } from './shardNames.ts';
 
 export interface DiskDownloadProgress {
@@ -29,6 +30,8 @@ export interface DiskDownloadOptions {
   fetch?: FetchLike;
   onProgress?: (progress: DiskDownloadProgress) => void;
   signal?: AbortSignal;
+  /** No headers, or no new bytes, for this long ends the download with a DownloadError (default 30000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** $XDG_CACHE_HOME/gpt-webgpu, or ~/.cache/gpt-webgpu. */
@@ -56,6 +59,7 @@ export async function downloadModelToDisk(source: string, options: DiskDownloadO
   const absentPath = join(folder, ABSENT_FILE);
   const absent = new Set<string>(await readFile(absentPath, 'utf8').then((t) => JSON.parse(t) as string[], () => []));
   const fetchFn = options.fetch ?? ((u: string, i?: RequestInit) => fetch(u, i));
+  const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
   /** Makes sure `file` is on disk (true) or known to be absent (false); a required file that is absent throws. */
   const ensure = async (file: string, required: boolean): Promise<boolean> => {
@@ -63,13 +67,7 @@ export async function downloadModelToDisk(source: string, options: DiskDownloadO
     if (await stat(path).then((s) => s.isFile(), () => false)) return true;
     if (!required && absent.has(file)) return false;
     const url = fileUrlUnderBase(file, base);
-    let response: Response;
-    try {
-      response = await fetchFn(url, { signal: options.signal });
-    } catch (e) {
-      if (options.signal?.aborted) throw new DownloadError(`the download of ${url} was cancelled`);
-      throw new DownloadError(`could not fetch ${url} (${(e as Error).message}); check the address and the network`);
-    }
+    const { response, abort } = await fetchWithDeadline(url, { fetch: fetchFn, idleMs, signal: options.signal });
     // A site with an SPA fallback answers a missing file with its index.html and 200: no model file is HTML.
     const html = /^text\/html\b/i.test(response.headers.get('content-type') ?? '');
     if (response.status === 404 || (response.ok && html)) {
@@ -80,26 +78,22 @@ export async function downloadModelToDisk(source: string, options: DiskDownloadO
       return false;
     }
     if (!response.ok || !response.body) throw new DownloadError(`fetching ${url} failed with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
-    const header = response.headers.get('content-length');
-    const total = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
+    // A compressed answer (fetch decodes it) has no usable length: then the byte count is not checked.
+    const length = decodedLength(response);
+    const total = Number.isFinite(length) ? length : undefined;
     const part = `${path}.part`;
     const handle = await open(part, 'w');
     let loaded = 0;
     try {
-      const reader = response.body.getReader();
+      // Guarded: a stall, or a body short of (or past) its Content-Length, is a DownloadError naming the URL.
+      const reader = guardedBody(response.body, url, total, idleMs, abort, () => !!options.signal?.aborted).getReader();
       for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (e) {
-          throw new DownloadError(`the download of ${url} ${options.signal?.aborted ? 'was cancelled' : `failed after ${loaded} bytes (${(e as Error).message})`}`);
-        }
+        const chunk = await reader.read();
         if (chunk.done) break;
         await handle.write(chunk.value);
         loaded += chunk.value.length;
         options.onProgress?.({ file, loaded, total: total ?? 0, done: false });
       }
-      if (total !== undefined && loaded !== total) throw new DownloadError(`the download of ${url} ended after ${loaded} of ${total} bytes; run again to retry`);
     } catch (e) {
       await handle.close();
       await rm(part, { force: true });

@@ -91,6 +91,32 @@ describe('downloadModelToDisk', () => {
     rmSync(cacheDir, { recursive: true, force: true });
   });
 
+  it('a stalled download (no headers, or no more bytes, for idleTimeoutMs) is a DownloadError naming the URL and leaves no file', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gpt-webgpu-disk-'));
+    const options = { cacheDir, hub: 'http://hub.test/', idleTimeoutMs: 200 };
+    const stallBody = async (url: string) => {
+      if (!url.endsWith('/model.safetensors')) return hub(false)(url);
+      const body = new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(weights.subarray(0, 100)) }); // then nothing
+      return new Response(body, { headers: { 'content-length': String(weights.length) } });
+    };
+    await expect(downloadModelToDisk('org/m', { ...options, fetch: stallBody })).rejects.toThrow(/no data from http:\/\/hub\.test\/org\/m\/resolve\/main\/model\.safetensors for 0\.2 s \(after 100 of 1000 bytes\)/);
+    const stallHeaders = (url: string, init?: RequestInit) =>
+      url.endsWith('/model.safetensors') ? new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(new Error('aborted')))) : hub(false)(url);
+    await expect(downloadModelToDisk('org/m', { ...options, fetch: stallHeaders })).rejects.toThrow(/no response from .*model\.safetensors for 0\.2 s/);
+    const folder = modelCacheFolder('org/m', cacheDir, options.hub);
+    expect(readdirSync(folder).filter((f) => f.startsWith('model.safetensors'))).toEqual([]);
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('a compressed answer (Content-Length of the gzip bytes, body decoded by fetch, as vite preview sends) is not taken for a short body', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'gpt-webgpu-disk-'));
+    const gzipped = async (url: string) =>
+      url.endsWith('/model.safetensors') ? new Response(weights, { headers: { 'content-length': '40', 'content-encoding': 'gzip' } }) : hub(false)(url);
+    const folder = await downloadModelToDisk('org/m', { cacheDir, hub: 'http://hub.test/', fetch: gzipped });
+    expect(readFileSync(join(folder, 'model.safetensors'))).toEqual(Buffer.from(weights));
+    rmSync(cacheDir, { recursive: true, force: true });
+  });
+
   it('an SPA fallback (index.html with 200) counts as absent for an optional file, and as missing for a required one', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'gpt-webgpu-disk-'));
     const spa = async (url: string) => (url.endsWith('/config.json') || url.endsWith('/model.safetensors') ? hub(false)(url) : new Response('<!doctype html>', { headers: { 'content-type': 'text/html' } }));
