@@ -1,7 +1,8 @@
 // The model panel: where the model comes from (the embedded demo model, a Hub id or URL, local files), loading with
 // download and upload progress, cancel, what was loaded, and the Cache API's contents.
-import { clearModelCache, DEFAULT_CACHE_NAME, modelBaseUrl, type DownloadProgress, type LoadProgress, type ModelSource } from '../../src/index.ts';
+import { modelBaseUrl, type DownloadProgress, type LoadProgress, type ModelSource } from '../../src/index.ts';
 import type { App } from '../app.ts';
+import { CachePanel } from './cachePanel.ts';
 import { localModelName } from '../localName.ts';
 import { DEFAULT_HUB, loadsByItself } from '../trust.ts';
 import { $, byTestId, droppedFiles, h, setText } from '../dom.ts';
@@ -18,8 +19,11 @@ export class ModelPanel {
   /** Download progress of each file of the load in progress. */
   private downloads = new Map<string, DownloadProgress>();
   private upload: LoadProgress | undefined;
+  /** The Cache API's models: list, sizes, complete or not, delete. */
+  private readonly cache: CachePanel;
 
   constructor(private readonly app: App) {
+    this.cache = new CachePanel(app);
     this.hub = app.params.hub ?? DEFAULT_HUB;
     setText($('#hub-endpoint'), this.hub);
     for (const button of document.querySelectorAll<HTMLButtonElement>('[data-source]')) button.onclick = () => this.selectKind(button.dataset.source as SourceKind);
@@ -28,7 +32,6 @@ export class ModelPanel {
       if (e.key === 'Enter') void this.loadSelected();
     };
     $('#cancel-load').onclick = () => void app.client.call('cancel', { what: 'load' });
-    $('#clear-cache').onclick = () => void this.clearCache();
     for (const id of ['#folder-input', '#files-input']) {
       const input = $<HTMLInputElement>(id);
       input.onchange = () => {
@@ -244,35 +247,8 @@ export class ModelPanel {
     for (const input of document.querySelectorAll<HTMLInputElement>('#folder-input, #files-input')) input.disabled = busy !== 'idle';
   }
 
-  private async refreshCacheInfo(): Promise<void> {
-    const element = byTestId('cache-info');
-    if (!('caches' in globalThis)) {
-      setText(element, 'Cache: not available here');
-      return;
-    }
-    try {
-      const cache = await caches.open(DEFAULT_CACHE_NAME);
-      const requests = await cache.keys();
-      const models = new Map<string, number>();
-      for (const request of requests) {
-        const response = await cache.match(request);
-        const size = Number(response?.headers.get('content-length') ?? 0);
-        const base = request.url.slice(0, request.url.lastIndexOf('/') + 1);
-        models.set(base, (models.get(base) ?? 0) + size);
-      }
-      const total = [...models.values()].reduce((a, b) => a + b, 0);
-      setText(element, models.size === 0 ? 'Cache: empty' : `Cache: ${models.size} model${models.size === 1 ? '' : 's'}, ${fmt.bytes(total)}`);
-      element.title = [...models].map(([base, size]) => `${fmt.shortModelName(base)}: ${fmt.bytes(size)}`).join('\n');
-      $<HTMLButtonElement>('#clear-cache').disabled = models.size === 0;
-    } catch {
-      setText(element, 'Cache: not available here');
-    }
-  }
-
-  private async clearCache(): Promise<void> {
-    await clearModelCache();
-    await this.refreshCacheInfo();
-    this.app.toast('Model cache cleared: the next load downloads again');
+  private refreshCacheInfo(): Promise<void> {
+    return this.cache.refresh();
   }
 }
 
