@@ -205,6 +205,12 @@ async function logits(values: Values): Promise<void> {
 }
 
 async function bench(values: Values): Promise<void> {
+  if (values.proxy) {
+    // The proxy has its own fixed method (src/bench/proxy.ts); a protocol option would be silently ignored.
+    const protocolOption = ['prompt-lengths', 'new-tokens', 'repetitions', 'concurrency', 'label'].find((k) => values[k as keyof Values] !== undefined);
+    if (protocolOption) throw new UsageError(`bench --proxy takes no --${protocolOption} (its method is fixed: batch 1 and 16); drop it`);
+    return await proxy(values);
+  }
   const protocol: Partial<BenchProtocol> = {};
   if (values['prompt-lengths'] !== undefined) protocol.promptLengths = integerList(values['prompt-lengths'], 'prompt-lengths', 1);
   if (values.concurrency !== undefined) protocol.concurrency = integerList(values.concurrency, 'concurrency', 1);
@@ -212,7 +218,6 @@ async function bench(values: Values): Promise<void> {
   const repetitions = integer(values, 'repetitions', 1);
   if (newTokens !== undefined) protocol.newTokens = newTokens;
   if (repetitions !== undefined) protocol.repetitions = repetitions;
-  if (values.proxy) return await proxy(values);
   const engine = await openEngine(values);
   const record = await runBenchmark(engine, {
     protocol,
