@@ -2,6 +2,8 @@
 // uses (no engine code changes): dispatches, submits, read-back waits (mapAsync), writeBuffer calls, bind groups
 // created and bytes bound per decode step, at batch 1 and 16; host ms per decode step with a null GPU; bytes bound
 // per step against the floor (weights once + the KV of the context once).
+// Per call site (a KernelCall's bind-group label, the layer number folded: "L* qkv"): dispatches and workgroups
+// launched per step; the threads per workgroup are in the WGSL, not visible through the API.
 //
 // Per decode step = the difference between two identical runs that differ only in the number of new tokens
 // (A and B), divided by B − A: prefill, warm-up and request set-up cancel out, whatever they cost.
@@ -32,6 +34,12 @@ export interface ProxyCounts {
   kvPoolBoundBytes: number;
 }
 
+/** Per call site; workgroups only (their size is in the WGSL, not visible through the API). */
+export interface SiteCounts {
+  dispatches: number;
+  workgroups: number;
+}
+
 const zero = (): ProxyCounts => ({ dispatches: 0, submits: 0, mapAsyncs: 0, writeBuffers: 0, bindGroups: 0, computePasses: 0, boundBytes: 0, kvPoolBoundBytes: 0 });
 
 type Restore = () => void;
@@ -56,10 +64,12 @@ export async function dawnClasses(): Promise<WebGpuClasses> {
  */
 export class GpuCounter {
   readonly counts: ProxyCounts = zero();
+  /** By call site (the bind group's label, layer number folded: "L* qkv"): dispatches and workgroups launched. */
+  readonly sites = new Map<string, SiteCounts>();
   nullGpu = false;
   private readonly restores: Restore[] = [];
-  private readonly groupBytes = new WeakMap<object, { bytes: number; kv: number }>();
-  private readonly passGroups = new WeakMap<object, Map<number, { bytes: number; kv: number }>>();
+  private readonly groupBytes = new WeakMap<object, { bytes: number; kv: number; site: string }>();
+  private readonly passGroups = new WeakMap<object, Map<number, { bytes: number; kv: number; site: string }>>();
 
   constructor(classes: WebGpuClasses) {
     const self = this;
@@ -84,7 +94,7 @@ export class GpuCounter {
     patch(classes.GPUDevice.prototype, 'createBindGroup', (create) => function (this: GPUDevice, descriptor: GPUBindGroupDescriptor) {
       self.counts.bindGroups++;
       const group = create.call(this, descriptor);
-      self.groupBytes.set(group, boundBytes(descriptor));
+      self.groupBytes.set(group, { ...boundBytes(descriptor), site: (descriptor.label ?? '').replace(/^L\d+ /, 'L* ') || '(unlabelled)' });
       return group;
     });
     const pass = classes.GPUComputePassEncoder.prototype;
@@ -95,7 +105,7 @@ export class GpuCounter {
         self.passGroups.set(this, (groups = new Map()));
         self.counts.computePasses++;
       }
-      groups.set(index, (group && self.groupBytes.get(group)) || { bytes: 0, kv: 0 });
+      groups.set(index, (group && self.groupBytes.get(group)) || { bytes: 0, kv: 0, site: '(unknown)' });
       return (set as unknown as Fn).apply(this, args);
     } as GPUComputePassEncoder['setBindGroup']);
     patch(pass, 'dispatchWorkgroups', (dispatch) => function (this: GPUComputePassEncoder, x: number, y?: number, z?: number) {
@@ -104,12 +114,21 @@ export class GpuCounter {
         self.counts.boundBytes += b.bytes;
         self.counts.kvPoolBoundBytes += b.kv;
       }
+      const site = self.passGroups.get(this)?.get(0)?.site ?? '(unknown)';
+      const c = self.sites.get(site) ?? { dispatches: 0, workgroups: 0 };
+      c.dispatches++;
+      c.workgroups += x * (y ?? 1) * (z ?? 1);
+      self.sites.set(site, c);
       return dispatch.call(this, x, y, z);
     });
   }
 
   snapshot(): ProxyCounts {
     return { ...this.counts };
+  }
+
+  siteSnapshot(): Map<string, SiteCounts> {
+    return new Map([...this.sites].map(([k, v]) => [k, { ...v }]));
   }
 
   dispose(): void {
@@ -137,6 +156,8 @@ export interface ProxyPoint {
   batch: number;
   /** Per decode step (differences of two runs / decode steps between them). */
   perStep: ProxyCounts;
+  /** Per call site, per decode step (summed over layers). */
+  sites: Record<string, SiteCounts>;
   /** Host ms per decode step with submit dropped (p50 over repetitions). */
   nullGpuHostMs: number;
   /** Context positions per sequence in the measured steps (mean). */
@@ -186,16 +207,27 @@ export async function runProxy(engine: Engine, counter: GpuCounter, options: Pro
     await generateAll(batch, A); // warm-up: pipelines, first-use allocations
     const diff = async (newTokens: number) => {
       const before = counter.snapshot();
+      const sitesBefore = counter.siteSnapshot();
       const t0 = performance.now();
       await generateAll(batch, newTokens);
       const ms = performance.now() - t0;
       const after = counter.snapshot();
-      return { ms, counts: Object.fromEntries(Object.keys(after).map((k) => [k, after[k as keyof ProxyCounts] - before[k as keyof ProxyCounts]])) as unknown as ProxyCounts };
+      const sites = new Map([...counter.siteSnapshot()].map(([k, v]) => {
+        const b = sitesBefore.get(k) ?? { dispatches: 0, workgroups: 0 };
+        return [k, { dispatches: v.dispatches - b.dispatches, workgroups: v.workgroups - b.workgroups }];
+      }));
+      return { ms, sites, counts: Object.fromEntries(Object.keys(after).map((k) => [k, after[k as keyof ProxyCounts] - before[k as keyof ProxyCounts]])) as unknown as ProxyCounts };
     };
     const a = await diff(A);
     const b = await diff(B);
     const steps = B - A;
     const perStep = Object.fromEntries(Object.keys(a.counts).map((k) => [k, (b.counts[k as keyof ProxyCounts] - a.counts[k as keyof ProxyCounts]) / steps])) as unknown as ProxyCounts;
+    const sites: Record<string, SiteCounts> = {};
+    for (const [k, v] of b.sites) {
+      const w = a.sites.get(k) ?? { dispatches: 0, workgroups: 0 };
+      const d = { dispatches: (v.dispatches - w.dispatches) / steps, workgroups: (v.workgroups - w.workgroups) / steps };
+      if (d.dispatches > 0) sites[k] = d;
+    }
     options.onProgress?.(`batch ${batch}: host time with a null GPU`);
     counter.nullGpu = true;
     const hostMs: number[] = [];
@@ -212,7 +244,7 @@ export async function runProxy(engine: Engine, counter: GpuCounter, options: Pro
     await generateAll(batch, 2);
     const contextPositions = promptLength + (A + B) / 2;
     const kvPerPosition = 2 * config.numLayers * config.hiddenSize * 4; // f32 K and V, every layer
-    points.push({ batch, perStep, nullGpuHostMs: median(hostMs), contextPositions, floorBytes: info.weightBytes + batch * contextPositions * kvPerPosition });
+    points.push({ batch, perStep, sites, nullGpuHostMs: median(hostMs), contextPositions, floorBytes: info.weightBytes + batch * contextPositions * kvPerPosition });
   }
   return {
     format: 'gpt-webgpu-proxy/1',
@@ -244,5 +276,9 @@ export function describeProxy(record: ProxyRecord): string {
     const c = p.perStep;
     lines.push(`| ${p.batch} | ${c.dispatches} | ${c.submits} | ${c.mapAsyncs} | ${c.writeBuffers} | ${c.bindGroups} | ${c.computePasses} | ${p.nullGpuHostMs.toFixed(2)} | ${mib(c.boundBytes)} | ${mib(c.kvPoolBoundBytes)} | ${mib(p.floorBytes)} | ${(c.boundBytes / p.floorBytes).toFixed(2)} |`);
   }
+  lines.push('', '| call site (per decode step) | ' + record.points.map((p) => `batch ${p.batch}: dispatches / workgroups`).join(' | ') + ' |');
+  lines.push('|---|' + record.points.map(() => '---:|').join(''));
+  const names = [...new Set(record.points.flatMap((p) => Object.keys(p.sites)))];
+  for (const n of names) lines.push(`| ${n} | ` + record.points.map((p) => (p.sites[n] ? `${p.sites[n].dispatches} / ${p.sites[n].workgroups}` : '—')).join(' | ') + ' |');
   return lines.join('\n');
 }

@@ -35,6 +35,16 @@ describe('bench --proxy, demo model, batch 1', () => {
     expect(record.points[0].perStep.dispatches).toBe(expected);
   });
 
+  it('splits the dispatches by call site: each layer site once per layer, summing to the total', () => {
+    const p = record.points[0];
+    const sites = Object.entries(p.sites);
+    const layerSites = sites.filter(([name]) => name.startsWith('L* '));
+    expect(layerSites.length).toBe(11 + (engine.config.family === 'gpt_neox' ? 1 : 0));
+    for (const [, c] of layerSites) expect(c.dispatches).toBe(engine.config.numLayers);
+    expect(sites.reduce((n, [, c]) => n + c.dispatches, 0)).toBe(p.perStep.dispatches);
+    for (const [, c] of sites) expect(c.workgroups).toBeGreaterThanOrEqual(c.dispatches);
+  });
+
   it('counts one submit, one ids read-back (+1 for timestamps), two uploads and no new bind groups', () => {
     const p = record.points[0].perStep;
     expect(p.submits).toBe(1);
