@@ -34,6 +34,7 @@ export const OPTIONS = {
   'max-sequences': { type: 'string' },
   weights: { type: 'string' },
   json: { type: 'boolean' },
+  proxy: { type: 'boolean' },
   backend: { type: 'string' },
   'block-size': { type: 'string' },
   'kv-blocks': { type: 'string' },

@@ -18,6 +18,7 @@ import { describeBench, summarizeEngine, summarizeLatency } from './summary.ts';
 import { createProgress, stderrSink } from './progress.ts';
 import { checkModelOptions, resolveModel } from './modelSource.ts';
 import { runBenchmark, type BenchProtocol } from '../bench/benchmark.ts';
+import { dawnClasses, describeProxy, GpuCounter, runProxy } from '../bench/proxy.ts';
 import { planSampling } from '../sampling/sampler.ts';
 import { choice, decimal, integer, integerList, parseCommandLine, SEED_MAX, tokenIds, type CommandLine, type Values } from './args.ts';
 
@@ -36,6 +37,8 @@ commands:
   tokenize  --text TEXT | --text-file F    print {"ids": [...]} (--text-file - reads stdin, taken as is)
   bench     [--prompt-lengths 1,32,128] [--new-tokens N] [--repetitions N] [--concurrency 1,4,16]
             [--label TEXT] [--json | --out FILE]   run the benchmark protocol; --json prints the record
+  bench     --proxy [--json | --out FILE]   per decode step at batch 1 and 16: dispatches, submits, read-backs,
+                                           bind groups, bytes bound, host ms with a null GPU (src/bench/proxy.ts)
 
 options for every command:
   --model M            a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a Hub
@@ -202,6 +205,12 @@ async function logits(values: Values): Promise<void> {
 }
 
 async function bench(values: Values): Promise<void> {
+  if (values.proxy) {
+    // The proxy has its own fixed method (src/bench/proxy.ts); a protocol option would be silently ignored.
+    const protocolOption = ['prompt-lengths', 'new-tokens', 'repetitions', 'concurrency', 'label'].find((k) => values[k as keyof Values] !== undefined);
+    if (protocolOption) throw new UsageError(`bench --proxy takes no --${protocolOption} (its method is fixed: batch 1 and 16); drop it`);
+    return await proxy(values);
+  }
   const protocol: Partial<BenchProtocol> = {};
   if (values['prompt-lengths'] !== undefined) protocol.promptLengths = integerList(values['prompt-lengths'], 'prompt-lengths', 1);
   if (values.concurrency !== undefined) protocol.concurrency = integerList(values.concurrency, 'concurrency', 1);
@@ -221,6 +230,25 @@ async function bench(values: Values): Promise<void> {
   if (values.out) await writeFile(values.out, json);
   if (values.json) process.stdout.write(json);
   else process.stdout.write(`${describeBench(record)}\n`);
+}
+
+async function proxy(values: Values): Promise<void> {
+  const counter = new GpuCounter(await dawnClasses()); // before the load, which makes the bind groups
+  let record;
+  try {
+    const engine = await openEngine(values);
+    try {
+      record = await runProxy(engine, counter, { onProgress: values.json ? undefined : (message) => process.stderr.write(`proxy  ${message}\n`) });
+    } finally {
+      await engine.dispose();
+    }
+  } finally {
+    counter.dispose();
+  }
+  const json = `${JSON.stringify(record)}\n`;
+  if (values.out) await writeFile(values.out, json);
+  if (values.json) process.stdout.write(json);
+  else process.stdout.write(`${describeProxy(record)}\n`);
 }
 
 async function tokenize(values: Values): Promise<void> {

@@ -226,6 +226,7 @@ describe('usage mistakes', () => {
     [['generate', '-x'], /unknown option "-x"; see --help/],
     [['bench', '--new-tokens', '1'], /--new-tokens needs an integer from 2/],
     [['bench', '--concurrency', '0,4'], /--concurrency needs .*got 0/],
+    [['bench', '--proxy', '--concurrency', '4'], /bench --proxy takes no --concurrency/],
     [['logits', '--ids', '1,1e3', '--out', '/tmp/x'], /--ids needs comma-separated integers/],
     [['generate', '--prompt-file', '/no/such/prompt.txt'], /cannot read --prompt-file \/no\/such\/prompt\.txt \(ENOENT\)/],
     [['tokenize', '--text', 'a', '--text-file', 'b'], /tokenize needs one of --text TEXT or --text-file F/],
