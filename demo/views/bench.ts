@@ -135,7 +135,7 @@ export class BenchView {
     const s = record.summary;
     const engineRows: [string, string][] = [
       ['steps', `${fmt.count(s.steps.prefill)} prefill, ${fmt.count(s.steps.decode)} decode`],
-      ['prefill / decode steps', `${fmt.perSecond(s.prefillTokensPerSecond)} · ${fmt.perSecond(s.decodeTokensPerSecond)}`],
+      ['tokens/s inside prefill / decode steps (all streams)', `${fmt.perSecond(s.prefillTokensPerSecond)} · ${fmt.perSecond(s.decodeTokensPerSecond)}`],
       ['preemptions', fmt.count(s.preemptions)],
       ['KV blocks (peak / pool)', `${fmt.count(s.kv.peakBlocksUsed)} / ${fmt.count(s.kv.totalBlocks)}`],
       ...(s.gpuMsPerStep ? ([['GPU ms per step (p50)', `${fmt.ms(s.gpuMsPerStep.prefill.p50)} prefill · ${fmt.ms(s.gpuMsPerStep.decode.p50)} decode`]] as [string, string][]) : []),

@@ -95,6 +95,12 @@ function layoutProblems(page: Page): Promise<string[]> {
         }
       }
       window.scrollTo(0, 0);
+      // Nor the title, the tabs or the status.
+      for (const el of document.querySelectorAll('.brand, .tabs button, .status-pill')) {
+        const a = toast.getBoundingClientRect();
+        const b = el.getBoundingClientRect();
+        if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) problems.push(`the toast "${toast.textContent}" covers ${label(el as HTMLElement)}`);
+      }
     }
     return problems;
   });
