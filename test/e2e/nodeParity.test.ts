@@ -7,8 +7,8 @@ import type { Browser, Page } from 'puppeteer-core';
 import type { Engine } from '../../src/engine.ts';
 import { loadEngine } from '../../src/node.ts';
 import { START_SETTINGS } from '../../src/sampling/startSettings.ts';
-import { launchChromium, pageErrors } from '../support/browser.ts';
-import { buildDemo, serveSite, text, waitForStatus, type SiteServer } from './site.ts';
+import { launchChromium } from '../support/browser.ts';
+import { buildDemo, openPage, serveSite, text, waitForStatus, type SiteServer } from './site.ts';
 
 let site: SiteServer;
 let browser: Browser;
@@ -26,13 +26,7 @@ afterAll(async () => {
   await site?.close();
 });
 
-async function open(query: Record<string, string>): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1280, height: 900 });
-  const errors = pageErrors(page);
-  await page.goto(`${site.url}?${new URLSearchParams(query)}`);
-  return { page, errors };
-}
+const open = (query: Record<string, string>) => openPage(browser, site.url, query);
 
 const streamTexts = (page: Page) => page.$$eval('[data-stream]', (els) => els.map((e) => e.textContent ?? ''));
 

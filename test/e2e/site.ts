@@ -10,7 +10,8 @@ import { request as httpRequest, createServer, type IncomingMessage } from 'node
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
-import type { Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
+import { pageErrors } from '../support/browser.ts';
 import { build } from 'vite';
 import { serveStatic } from '../support/staticServer.ts';
 
@@ -127,4 +128,13 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOTS, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** A new 1280 × 900 page at `url` with `query`, and the list its errors go to. */
+export async function openPage(browser: Browser, url: string, query: Record<string, string>): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 900 });
+  const errors = pageErrors(page);
+  await page.goto(`${url}?${new URLSearchParams(query)}`);
+  return { page, errors };
 }

@@ -4,8 +4,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'puppeteer-core';
-import { launchChromium, pageErrors } from '../support/browser.ts';
-import { buildDemo, ROOT, serveSite, status, text, waitForStatus, type SiteServer } from './site.ts';
+import { launchChromium } from '../support/browser.ts';
+import { buildDemo, ROOT, openPage, serveSite, status, text, waitForStatus, type SiteServer } from './site.ts';
 
 const MODEL = join(ROOT, 'models/gpt2-shakespeare');
 
@@ -27,13 +27,7 @@ afterAll(async () => {
   await other?.close();
 });
 
-async function open(query: Record<string, string>): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1280, height: 900 });
-  const errors = pageErrors(page);
-  await page.goto(`${site.url}?${new URLSearchParams(query)}`);
-  return { page, errors };
-}
+const open = (query: Record<string, string>) => openPage(browser, site.url, query);
 
 describe('a link naming another server', () => {
   it.each([
