@@ -3,7 +3,7 @@
 // paths on the site itself and a Hub on the page's own origin still load (and autostart) by themselves.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'puppeteer-core';
+import type { Browser } from 'puppeteer-core';
 import { launchChromium } from '../support/browser.ts';
 import { buildDemo, ROOT, openPage, serveSite, status, text, waitForStatus, type SiteServer } from './site.ts';
 
