@@ -1,8 +1,10 @@
 // The app shell's service worker, so that the site works offline once visited. Built by Vite as its own entry, at a
-// fixed name (sw.js at the site root, so its scope is the whole site); registered by main.ts in production builds only.
+// fixed name (sw.js at the site root, so its scope is the whole site); registered by offline.ts (from main.ts) in
+// production builds only.
 //
-// Hand-written on purpose: a network-first cache of the shell is about forty lines, and a workbox / vite-plugin-pwa
-// setup would be heavier than the job (and would precache by build manifest, which the job does not need).
+// Hand-written on purpose: a network-first cache of the shell is a few dozen lines (most of this file is types and
+// comments), and a workbox / vite-plugin-pwa setup would be heavier than the job (and would precache by build
+// manifest, which the job does not need).
 //
 // Only the shell goes through it: same-origin GETs that are navigations (one cache entry per page, the query string
 // ignored) or under the site's assets/ folder. Network first, so a new site version is seen as soon as it is online;
