@@ -9,6 +9,7 @@ import { CompareView } from './views/compare.ts';
 import { GenerateView } from './views/generate.ts';
 import { GpuPanel } from './views/gpu.ts';
 import { ModelPanel } from './views/model.ts';
+import { registerOffline } from './offline.ts';
 
 const app = new App(readParams(location.search));
 const models = new ModelPanel(app);
@@ -27,6 +28,7 @@ app.setView(app.params.view);
 Object.assign(window, { gptWebgpu: { app, stats: () => app.client.stats() } });
 
 setupDropOverlay();
+registerOffline();
 void start();
 
 async function start(): Promise<void> {

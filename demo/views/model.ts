@@ -253,7 +253,8 @@ export class ModelPanel {
 }
 
 function demoSource(): ModelSource {
-  // Served with the page: the browser's HTTP cache covers it, and a new site version must not meet a stale copy.
-  return { kind: 'url', url: new URL(DEMO_MODEL_PATH, location.href).href, label: 'gpt2-shakespeare (demo)', cache: false };
+  // Kept in the Cache API like any other model, so that the site works offline once visited (the app shell is in the
+  // service worker, sw.ts). The cached copy is kept until deleted in the cache panel: the embedded model is fixed.
+  return { kind: 'url', url: new URL(DEMO_MODEL_PATH, location.href).href, label: 'gpt2-shakespeare (demo)', cache: true };
 }
 
