@@ -11,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'vite';
 import type { Browser, ElementHandle, Page } from 'puppeteer-core';
 import { parseBenchRecord } from '../../src/index.ts';
 import { launchChromium, pageErrors } from '../support/browser.ts';
-import { ROOT, screenshot, serveSite, status, text, waitForStatus, type SiteServer } from './site.ts';
+import { buildDemo, ROOT, screenshot, serveSite, status, text, waitForStatus, type SiteServer } from './site.ts';
 
 const MODEL = join(ROOT, 'models/gpt2-shakespeare');
 const reference = JSON.parse(readFileSync(join(MODEL, 'reference.json'), 'utf8'));
@@ -34,8 +33,7 @@ beforeAll(async () => {
   const config = JSON.parse(readFileSync(join(MODEL, 'config.json'), 'utf8'));
   writeFileSync(join(work, 'config.json'), JSON.stringify({ ...config, n_embd: 16384, n_head: 128 }));
 
-  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error' });
-  server = await serveSite(join(ROOT, 'dist/demo'), {
+  server = await serveSite(await buildDemo(), {
     // Hub-like paths: <hub>/<org>/<name>/resolve/main/<file>.
     'test-org/shakespeare/resolve/main': MODEL,
     'test-org/cancelled/resolve/main': MODEL,

@@ -5,7 +5,7 @@
 // prove that a cached model is not downloaded again), optional throttling of large files (to see download progress and
 // cancel it), and the stylesheet MIME type, which the static server does not know (Chromium refuses to apply a
 // stylesheet served as application/octet-stream).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { request as httpRequest, createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -107,10 +107,15 @@ function slow(bytesPerSecond: number): Transform {
   });
 }
 
-/** Builds the demo site into dist/demo/ (what `npm run build:demo` makes). */
+/**
+ * Builds the demo site (what `npm run build:demo` makes) into a folder of this test file's own process, so e2e files
+ * running in parallel never empty each other's site mid-test; serve.test.ts alone builds dist/demo, with npm.
+ */
 export async function buildDemo(): Promise<string> {
-  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error' });
-  return join(ROOT, 'dist/demo');
+  const outDir = join(ROOT, 'dist', `demo-e2e-${process.pid}`);
+  await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
+  return outDir;
 }
 
 export const status = (page: Page) => page.$eval('[data-testid=status]', (e) => e.textContent ?? '');
