@@ -5,7 +5,7 @@
 // prove that a cached model is not downloaded again), optional throttling of large files (to see download progress and
 // cancel it), and the stylesheet MIME type, which the static server does not know (Chromium refuses to apply a
 // stylesheet served as application/octet-stream).
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { request as httpRequest, createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -111,10 +111,23 @@ function slow(bytesPerSecond: number): Transform {
  * Builds the demo site (what `npm run build:demo` makes) into a folder of this test file's own process, so e2e files
  * running in parallel never empty each other's site mid-test; serve.test.ts alone builds dist/demo, with npm.
  */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function buildDemo(): Promise<string> {
   const outDir = join(ROOT, 'dist', `demo-e2e-${process.pid}`);
+  // Vitest ends its forks without an exit event: remove the sites of earlier runs' processes that are gone.
+  for (const name of existsSync(join(ROOT, 'dist')) ? readdirSync(join(ROOT, 'dist')) : []) {
+    const pid = Number(/^demo-e2e-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && !processAlive(pid)) rmSync(join(ROOT, 'dist', name), { recursive: true, force: true });
+  }
   await build({ configFile: join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
-  process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
   return outDir;
 }
 
