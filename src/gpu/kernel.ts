@@ -2,12 +2,21 @@
 // buffers as a `KernelCall` that encodes one dispatch for a given number of rows.
 //
 // Binding convention of every shader in shaders/: @binding(0) is the kernel's uniform params struct, @binding(1..n) are
-// the storage buffers in the order the kernel module passes them.
+// the storage buffers in the order the kernel module passes them. A pipeline's name is its file's name without
+// `.wgsl` (test/unit/kernelParams.test.ts relies on it to see that every shader's params are checked).
+//
+// Params fields carry the WGSL member names; a KernelCall compares them (names, order, types) with the struct its
+// pipeline's source declares when it is built, so a field written in the wrong place fails loudly instead of giving
+// wrong numbers (uniformLayout.ts).
 import type { GpuContext } from './context.ts';
 import { preprocessWgsl, type ShaderDefines } from './shader.ts';
 import { COPY_DST, UNIFORM } from './buffers.ts';
+import { checkUniformFields, parseUniformStruct, type UniformField, type UniformScalar } from './uniformLayout.ts';
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
+
+/** What each pipeline's WGSL declares at @binding(0), read once when the pipeline is made. */
+const pipelineUniforms = new WeakMap<GPUComputePipeline, { name: string; fields: UniformField[] | undefined }>();
 
 /** The compiled pipeline for `template` with `defines`, made once per device and variant. */
 export function computePipeline(gpu: GpuContext, name: string, template: string, defines: ShaderDefines = {}): GPUComputePipeline {
@@ -16,29 +25,53 @@ export function computePipeline(gpu: GpuContext, name: string, template: string,
   const key = `${name}|${JSON.stringify(defines)}`;
   let pipeline = cache.get(key);
   if (!pipeline) {
-    const module = gpu.device.createShaderModule({ label: name, code: preprocessWgsl(template, defines, name) });
+    const code = preprocessWgsl(template, defines, name);
+    const fields = parseUniformStruct(code, name);
+    const module = gpu.device.createShaderModule({ label: name, code });
     pipeline = gpu.device.createComputePipeline({ label: name, layout: 'auto', compute: { module, entryPoint: 'main' } });
+    pipelineUniforms.set(pipeline, { name, fields });
     cache.set(key, pipeline);
   }
   return pipeline;
 }
 
-/** Packs a uniform struct field by field (u32 / i32 / f32, 4 bytes each), padded to 16 bytes as WGSL requires. */
+/** Bytes of every call site's uniform buffer: room for 16 scalar fields. */
+const PARAMS_BYTES = 64;
+
+/**
+ * Packs a uniform struct field by field (u32 / i32 / f32, 4 bytes each), padded to 16 bytes as WGSL requires. Each
+ * field is named as in the shader's struct, so the order and types can be checked against it (`fields`).
+ */
 export class Params {
-  private readonly view = new DataView(new ArrayBuffer(64));
-  private length = 0;
-  u32(value: number): this {
-    this.view.setUint32(this.length, value, true);
-    this.length += 4;
+  private readonly view = new DataView(new ArrayBuffer(PARAMS_BYTES));
+  private readonly list: UniformField[] = [];
+  u32(name: string, value: number): this {
+    this.field(name, 'u32', value, Number.isInteger(value) && value >= 0 && value <= 0xffffffff);
+    this.view.setUint32(this.list.length * 4 - 4, value, true);
     return this;
   }
-  f32(value: number): this {
-    this.view.setFloat32(this.length, value, true);
-    this.length += 4;
+  i32(name: string, value: number): this {
+    this.field(name, 'i32', value, Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff);
+    this.view.setInt32(this.list.length * 4 - 4, value, true);
     return this;
+  }
+  f32(name: string, value: number): this {
+    this.field(name, 'f32', value, typeof value === 'number');
+    this.view.setFloat32(this.list.length * 4 - 4, value, true);
+    return this;
+  }
+  /** The fields written so far, in order. */
+  get fields(): readonly UniformField[] {
+    return this.list;
   }
   bytes(): Uint8Array<ArrayBuffer> {
-    return new Uint8Array(this.view.buffer, 0, Math.max(16, Math.ceil(this.length / 16) * 16));
+    return new Uint8Array(this.view.buffer, 0, Math.max(16, Math.ceil((this.list.length * 4) / 16) * 16));
+  }
+  // A u32 given -1 or 2³² would wrap silently (DataView does), which is the kind of wrong number this class exists to stop.
+  private field(name: string, type: UniformScalar, value: number, fits: boolean): void {
+    if (!fits) throw new Error(`uniform field ${name}: ${value} is out of range for ${type}`);
+    if ((this.list.length + 1) * 4 > PARAMS_BYTES) throw new Error(`uniform field ${name}: params hold at most ${PARAMS_BYTES / 4} fields`);
+    this.list.push({ name, type });
   }
 }
 
@@ -67,7 +100,8 @@ export class KernelCall {
     buffers: readonly GPUBuffer[],
     private readonly plan: (rows: number) => DispatchPlan,
   ) {
-    this.uniform = gpu.device.createBuffer({ label: `${label} params`, size: 64, usage: UNIFORM | COPY_DST });
+    checkParams(label, pipeline, plan);
+    this.uniform = gpu.device.createBuffer({ label: `${label} params`, size: PARAMS_BYTES, usage: UNIFORM | COPY_DST });
     this.bindGroup = gpu.device.createBindGroup({
       label,
       layout: pipeline.getBindGroupLayout(0),
@@ -96,6 +130,21 @@ export class KernelCall {
   destroy(): void {
     this.uniform.destroy();
   }
+}
+
+/**
+ * Throws unless the params `plan` writes match the struct the pipeline's shader declares. Once per call site, on the
+ * params for one row: a plan's fields must not depend on the row count (only their values do).
+ */
+function checkParams(label: string, pipeline: GPUComputePipeline, plan: (rows: number) => DispatchPlan): void {
+  const uniform = pipelineUniforms.get(pipeline);
+  if (!uniform) throw new Error(`${label}: pipeline ${pipeline.label} was not made by computePipeline, so its params cannot be checked`);
+  const written = plan(1).params.fields;
+  if (!uniform.fields) {
+    if (written.length > 0) throw new Error(`${label}: shader ${uniform.name}: the module writes uniform params, but the shader has no var<uniform> at @binding(0)`);
+    return;
+  }
+  checkUniformFields(`${label}: shader ${uniform.name}`, uniform.fields, written);
 }
 
 export function ceilDiv(a: number, b: number): number {

@@ -16,7 +16,7 @@ export const NON_FINITE_FLAG = 0x80000000;
 export function argmax(gpu: GpuContext, label: string, a: ArgmaxArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'argmax', template);
   return new KernelCall(gpu, label, pipeline, [a.logits, a.ids], (rows) => ({
-    params: new Params().u32(rows).u32(a.vocab),
+    params: new Params().u32('rows', rows).u32('vocab', a.vocab),
     grid: [rows],
   }));
 }

@@ -22,7 +22,13 @@ export function attention(gpu: GpuContext, label: string, a: AttentionArgs): Ker
   const accPerThread = Math.ceil(a.headDim / 64);
   const pipeline = computePipeline(gpu, 'attention', template, { ACC_PER_THREAD: accPerThread, MAX_HEAD_DIM: 64 * accPerThread });
   return new KernelCall(gpu, label, pipeline, [a.qkv, a.tokens, a.blockTables, a.kCache, a.vCache, a.out], (rows) => ({
-    params: new Params().u32(rows).u32(a.channels).u32(a.headDim).u32(a.blockSize).u32(a.maxBlocksPerSequence).f32(a.scale),
+    params: new Params()
+      .u32('rows', rows)
+      .u32('channels', a.channels)
+      .u32('head_dim', a.headDim)
+      .u32('block_size', a.blockSize)
+      .u32('max_blocks', a.maxBlocksPerSequence)
+      .f32('scale', a.scale),
     grid: [a.numHeads, rows],
   }));
 }

@@ -19,7 +19,7 @@ export function embedding(gpu: GpuContext, label: string, a: EmbeddingArgs): Ker
   const pipeline = computePipeline(gpu, 'embedding', template, { LEARNED_POSITIONS: a.wpe !== undefined, W_F16: a.tablesF16 === true });
   const buffers = a.wpe ? [a.tokens, a.wte, a.wpe, a.x] : [a.tokens, a.wte, a.x];
   return new KernelCall(gpu, label, pipeline, buffers, (rows) => ({
-    params: new Params().u32(rows).u32(a.channels).u32(a.vocab).u32(a.positions),
+    params: new Params().u32('rows', rows).u32('channels', a.channels).u32('vocab', a.vocab).u32('positions', a.positions),
     grid: [ceilDiv(a.channels, 64), rows],
   }));
 }

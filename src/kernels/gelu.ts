@@ -13,7 +13,7 @@ export interface GeluArgs {
 export function gelu(gpu: GpuContext, label: string, a: GeluArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'gelu', template, { TANH: a.activation === 'gelu_tanh' });
   return new KernelCall(gpu, label, pipeline, [a.h], (rows) => ({
-    params: new Params().u32(rows).u32(a.features),
+    params: new Params().u32('rows', rows).u32('features', a.features),
     grid: [ceilDiv(a.features, 64), rows],
   }));
 }

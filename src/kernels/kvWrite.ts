@@ -18,7 +18,12 @@ export interface KvWriteArgs {
 export function kvWrite(gpu: GpuContext, label: string, a: KvWriteArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'kv_write', template);
   return new KernelCall(gpu, label, pipeline, [a.qkv, a.tokens, a.blockTables, a.kCache, a.vCache], (rows) => ({
-    params: new Params().u32(rows).u32(a.channels).u32(a.blockSize).u32(a.maxBlocksPerSequence).u32(a.numBlocks * a.blockSize),
+    params: new Params()
+      .u32('rows', rows)
+      .u32('channels', a.channels)
+      .u32('block_size', a.blockSize)
+      .u32('max_blocks', a.maxBlocksPerSequence)
+      .u32('num_slots', a.numBlocks * a.blockSize),
     grid: [ceilDiv(a.channels, 64), rows],
   }));
 }

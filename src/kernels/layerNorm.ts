@@ -15,7 +15,7 @@ export interface LayerNormArgs {
 export function layerNorm(gpu: GpuContext, label: string, a: LayerNormArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'layernorm', template);
   return new KernelCall(gpu, label, pipeline, [a.x, a.gamma, a.beta, a.y], (rows) => ({
-    params: new Params().u32(rows).u32(a.channels).f32(a.eps),
+    params: new Params().u32('rows', rows).u32('channels', a.channels).f32('eps', a.eps),
     grid: [rows],
   }));
 }

@@ -26,7 +26,7 @@ export class LinearCall {
   constructor(gpu: GpuContext, label: string, a: LinearArgs) {
     const defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
     const buffers = a.bias ? [a.x, a.w, a.bias, a.y] : [a.x, a.w, a.y];
-    const params = (rows: number) => new Params().u32(rows).u32(a.outFeatures).u32(a.inFeatures);
+    const params = (rows: number) => new Params().u32('M', rows).u32('N', a.outFeatures).u32('K', a.inFeatures);
     this.gemm = new KernelCall(gpu, `${label} (gemm)`, computePipeline(gpu, 'matmul', gemmTemplate, defines), buffers, (rows): DispatchPlan => ({
       params: params(rows),
       grid: [ceilDiv(a.outFeatures, 32), ceilDiv(rows, 32)],

@@ -14,7 +14,7 @@ export interface RepetitionPenaltyArgs {
 export function repetitionPenalty(gpu: GpuContext, label: string, a: RepetitionPenaltyArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'repetition_penalty', template);
   return new KernelCall(gpu, label, pipeline, [a.logits, a.history, a.offsets, a.penalty], (rows) => ({
-    params: new Params().u32(rows).u32(a.vocab),
+    params: new Params().u32('rows', rows).u32('vocab', a.vocab),
     grid: [rows],
   }));
 }

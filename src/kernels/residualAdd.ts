@@ -12,7 +12,7 @@ export interface ResidualAddArgs {
 export function residualAdd(gpu: GpuContext, label: string, a: ResidualAddArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'add', template);
   return new KernelCall(gpu, label, pipeline, [a.x, a.r], (rows) => ({
-    params: new Params().u32(rows).u32(a.channels),
+    params: new Params().u32('rows', rows).u32('channels', a.channels),
     grid: [ceilDiv(a.channels, 64), rows],
   }));
 }

@@ -43,7 +43,12 @@ export interface RopeArgs {
 export function rope(gpu: GpuContext, label: string, a: RopeArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'rope', template);
   return new KernelCall(gpu, label, pipeline, [a.qkv, a.tokens, a.tables.cos, a.tables.sin], (rows) => ({
-    params: new Params().u32(rows).u32(a.channels).u32(a.headDim).u32(a.tables.rotaryDims / 2).u32(a.tables.positions),
+    params: new Params()
+      .u32('rows', rows)
+      .u32('channels', a.channels)
+      .u32('head_dim', a.headDim)
+      .u32('half_rotary', a.tables.rotaryDims / 2)
+      .u32('positions', a.tables.positions),
     grid: [2 * a.numHeads, rows],
   }));
 }

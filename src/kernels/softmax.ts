@@ -13,7 +13,7 @@ export interface SoftmaxArgs {
 export function softmax(gpu: GpuContext, label: string, a: SoftmaxArgs): KernelCall {
   const pipeline = computePipeline(gpu, 'softmax', template);
   return new KernelCall(gpu, label, pipeline, [a.logits, a.invTemperature, a.probs], (rows) => ({
-    params: new Params().u32(rows).u32(a.vocab),
+    params: new Params().u32('rows', rows).u32('vocab', a.vocab),
     grid: [rows],
   }));
 }

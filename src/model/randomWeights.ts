@@ -62,7 +62,7 @@ export async function randomWeights(gpu: GpuContext, config: ModelConfig, seed =
     const row = Math.min(Math.ceil(words / 64), gpu.limits.maxComputeWorkgroupsPerDimension);
     const tensorSeed = (seed * 0x9e3779b1 + ++tensor * 0x85ebca6b) >>> 0;
     const call = new KernelCall(gpu, `fill ${label}`, pipelines[packed], [buffer], () => ({
-      params: new Params().u32(words).u32(tensorSeed).f32(center).f32(spread).u32(row),
+      params: new Params().u32('count', words).u32('seed', tensorSeed).f32('center', center).f32('spread', spread).u32('row', row),
       grid: [row, Math.ceil(words / 64 / row)],
     }));
     calls.push(call);

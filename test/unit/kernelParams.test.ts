@@ -1,0 +1,239 @@
+// Every kernel module's uniform params against its shader's `struct Params`, without a GPU: each module builds its
+// call sites on a stand-in device (test/support/fakeDevice.ts), which runs the check KernelCall makes (names, order,
+// scalar types; src/gpu/uniformLayout.ts), and the bytes it writes are read back through the WGSL struct to see each
+// value land in the field of its name. Also: the check catches a reordered, renamed, retyped, missing or extra field,
+// and every shader in shaders/ with a uniform struct is built by some module here, so a new shader cannot skip it.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import layerNormTemplate from '../../shaders/layernorm.wgsl?raw';
+import { computePipeline, KernelCall, Params } from '../../src/gpu/kernel.ts';
+import { checkUniformFields, parseUniformStruct, type UniformField } from '../../src/gpu/uniformLayout.ts';
+import { argmax } from '../../src/kernels/argmax.ts';
+import { attention } from '../../src/kernels/attention.ts';
+import { embedding } from '../../src/kernels/embedding.ts';
+import { gelu } from '../../src/kernels/gelu.ts';
+import { kvWrite } from '../../src/kernels/kvWrite.ts';
+import { layerNorm } from '../../src/kernels/layerNorm.ts';
+import { LinearCall } from '../../src/kernels/matmul.ts';
+import { repetitionPenalty } from '../../src/kernels/repetitionPenalty.ts';
+import { residualAdd } from '../../src/kernels/residualAdd.ts';
+import { rope } from '../../src/kernels/rope.ts';
+import { softmax } from '../../src/kernels/softmax.ts';
+import { randomModelConfig, randomWeights } from '../../src/model/randomWeights.ts';
+import { fakeBuffer, fakeGpu, type FakeGpu } from '../support/fakeDevice.ts';
+
+const SHADERS = join(import.meta.dirname, '..', '..', 'shaders');
+
+interface Shape {
+  C: number; // channels
+  H: number; // heads
+  D: number; // head dim
+  I: number; // MLP width
+  V: number; // vocabulary
+  P: number; // positions
+  R: number; // rotary dims (0: learned positions)
+  B: number; // KV block size
+  MAXB: number; // blocks per sequence
+  NB: number; // KV blocks
+  f16: boolean;
+}
+
+// GPT-2 124M as published; Pythia-70M's shape (rotary on 16 of 64 dims); a head wider than 64 (two accumulators per
+// thread in attention) with f16 weights.
+const SHAPES: Record<string, Shape> = {
+  'gpt2-124m': { C: 768, H: 12, D: 64, I: 3072, V: 50257, P: 1024, R: 0, B: 16, MAXB: 64, NB: 256, f16: false },
+  'pythia-70m': { C: 512, H: 8, D: 64, I: 2048, V: 50304, P: 2048, R: 16, B: 16, MAXB: 128, NB: 512, f16: false },
+  'wide-head f16': { C: 640, H: 8, D: 80, I: 2560, V: 1000, P: 512, R: 20, B: 8, MAXB: 64, NB: 100, f16: true },
+};
+
+interface Site {
+  label: string;
+  encode(pass: GPUComputePassEncoder, rows: number): void;
+  /** The values each uniform field must hold, given the row count. */
+  expected(rows: number): Record<string, number>;
+}
+
+/** Every kernel call site a model builds, for one shape; building them runs the params check. */
+function buildSites(fake: FakeGpu, s: Shape): Site[] {
+  const { gpu } = fake;
+  const b = fakeBuffer;
+  const sites: Site[] = [];
+  const add = (label: string, call: { encode(pass: GPUComputePassEncoder, rows: number): void }, expected: (rows: number) => Record<string, number>) =>
+    sites.push({ label, encode: (pass, rows) => call.encode(pass, rows), expected });
+  const paged = { tokens: b('tokens'), blockTables: b('tables'), kCache: b('k'), vCache: b('v'), channels: s.C, blockSize: s.B, maxBlocksPerSequence: s.MAXB };
+  const scale = 1 / Math.sqrt(s.D);
+
+  add('embed', embedding(gpu, 'embed', { tokens: b('tokens'), wte: b('wte'), wpe: s.R ? undefined : b('wpe'), x: b('x'), channels: s.C, vocab: s.V, positions: s.R ? 1 : s.P, tablesF16: s.f16 }), (rows) => ({
+    rows,
+    channels: s.C,
+    vocab: s.V,
+    positions: s.R ? 1 : s.P,
+  }));
+  add('ln', layerNorm(gpu, 'ln', { x: b('x'), gamma: b('g'), beta: b('b'), y: b('y'), channels: s.C, eps: 1e-5 }), (rows) => ({ rows, channels: s.C, eps: Math.fround(1e-5) }));
+  if (s.R) {
+    const tables = { cos: b('cos'), sin: b('sin'), positions: s.P, rotaryDims: s.R };
+    add('rope', rope(gpu, 'rope', { qkv: b('qkv'), tokens: b('tokens'), tables, channels: s.C, numHeads: s.H, headDim: s.D }), (rows) => ({
+      rows,
+      channels: s.C,
+      head_dim: s.D,
+      half_rotary: s.R / 2,
+      positions: s.P,
+    }));
+  }
+  add('kv write', kvWrite(gpu, 'kv write', { ...paged, qkv: b('qkv'), numBlocks: s.NB }), (rows) => ({
+    rows,
+    channels: s.C,
+    block_size: s.B,
+    max_blocks: s.MAXB,
+    num_slots: s.NB * s.B,
+  }));
+  add('attention', attention(gpu, 'attention', { ...paged, qkv: b('qkv'), out: b('out'), numHeads: s.H, headDim: s.D, scale }), (rows) => ({
+    rows,
+    channels: s.C,
+    head_dim: s.D,
+    block_size: s.B,
+    max_blocks: s.MAXB,
+    scale: Math.fround(scale),
+  }));
+  for (const [name, out, inn, bias] of [
+    ['qkv', 3 * s.C, s.C, true],
+    ['mlp down', s.C, s.I, true],
+    ['lm head', s.V, s.C, false],
+  ] as const) {
+    const call = new LinearCall(gpu, name, { x: b('x'), w: b('w'), bias: bias ? b('bias') : undefined, y: b('y'), inFeatures: inn, outFeatures: out, weightF16: s.f16 });
+    for (const variant of ['gemm', 'gemv'] as const) {
+      sites.push({ label: `${name} (${variant})`, encode: (pass, rows) => call.encode(pass, rows, variant), expected: (rows) => ({ M: rows, N: out, K: inn }) });
+    }
+  }
+  add('gelu', gelu(gpu, 'gelu', { h: b('h'), features: s.I, activation: s.R ? 'gelu_erf' : 'gelu_tanh' }), (rows) => ({ rows, features: s.I }));
+  add('add', residualAdd(gpu, 'add', { x: b('x'), r: b('r'), channels: s.C }), (rows) => ({ rows, channels: s.C }));
+  add('penalty', repetitionPenalty(gpu, 'penalty', { logits: b('l'), history: b('h'), offsets: b('o'), penalty: b('p'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
+  add('argmax', argmax(gpu, 'argmax', { logits: b('l'), ids: b('ids'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
+  add('softmax', softmax(gpu, 'softmax', { logits: b('l'), invTemperature: b('t'), probs: b('p'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
+  return sites;
+}
+
+/** The uniform bytes read as the struct `fields` declares (4-byte scalars back to back). */
+function decode(bytes: Uint8Array, fields: readonly UniformField[]): Record<string, number> {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Object.fromEntries(fields.map((f, i) => [f.name, f.type === 'f32' ? view.getFloat32(4 * i, true) : f.type === 'i32' ? view.getInt32(4 * i, true) : view.getUint32(4 * i, true)]));
+}
+
+/** The struct of the pipeline a dispatch used (every variant of one shader declares the same struct). */
+function structOf(fake: FakeGpu, pipeline: string): UniformField[] {
+  const made = fake.pipelines.findLast((p) => p.label === pipeline);
+  const fields = made && parseUniformStruct(made.code, pipeline);
+  if (!fields) throw new Error(`no uniform struct for pipeline ${pipeline}`);
+  return fields;
+}
+
+describe('kernel params match their WGSL struct', () => {
+  describe.each(Object.entries(SHAPES))('%s', (_name, shape) => {
+    it.each([1, 7, 9, 64, 1000])('every call site writes each field by name, %i rows', (rows) => {
+      const fake = fakeGpu();
+      for (const site of buildSites(fake, shape)) {
+        fake.dispatches.length = 0;
+        site.encode(fake.pass, rows);
+        expect(fake.dispatches, site.label).toHaveLength(1);
+        const bytes = fake.writes.get(`${site.label} params`);
+        expect(bytes, site.label).toBeDefined();
+        expect(decode(bytes!, structOf(fake, fake.dispatches[0].pipeline)), site.label).toEqual(site.expected(rows));
+      }
+    });
+  });
+
+  it.each(['f32', 'f16'] as const)('random weights (%s) fill each tensor with the params random_fill declares', async (format) => {
+    const fake = fakeGpu();
+    const config = randomModelConfig('gpt2-124m-random');
+    await randomWeights(fake.gpu, config, 3, format);
+    const struct = structOf(fake, 'random_fill');
+    const wte = decode(fake.writes.get('fill wte params')!, struct);
+    const count = config.vocabSize * config.hiddenSize;
+    expect(wte.count).toBe(format === 'f16' ? Math.ceil(count / 2) : count);
+    expect(wte.center).toBe(0);
+    expect(wte.row).toBe(Math.min(Math.ceil(wte.count / 64), 65535));
+    const gain = decode(fake.writes.get('fill h.0.ln_1.weight params')!, struct);
+    expect(gain).toMatchObject({ count: config.hiddenSize, center: 1, spread: Math.fround(0.1) });
+    expect(gain.seed).not.toBe(wte.seed);
+  });
+
+  it('every shader with a uniform struct is built, and so checked, by some module', async () => {
+    const withParams = readdirSync(SHADERS)
+      .filter((f) => f.endsWith('.wgsl') && parseUniformStruct(readFileSync(join(SHADERS, f), 'utf8'), f) !== undefined)
+      .map((f) => f.replace(/\.wgsl$/, ''))
+      .sort();
+    expect(withParams.length).toBeGreaterThan(0);
+    const built = new Set<string>();
+    for (const shape of Object.values(SHAPES)) {
+      const fake = fakeGpu();
+      buildSites(fake, shape);
+      fake.pipelines.forEach((p) => built.add(p.label));
+    }
+    const fake = fakeGpu();
+    await randomWeights(fake.gpu, randomModelConfig('gpt2-124m-random'));
+    fake.pipelines.forEach((p) => built.add(p.label));
+    // A pipeline is named after its file (kernel.ts), which is what ties a built pipeline to a shader here.
+    for (const name of built) expect(readdirSync(SHADERS), `pipeline ${name} names no shader file`).toContain(`${name}.wgsl`);
+    expect([...built].sort()).toEqual(withParams);
+  });
+});
+
+describe('the params check', () => {
+  const declared: UniformField[] = [
+    { name: 'rows', type: 'u32' },
+    { name: 'channels', type: 'u32' },
+    { name: 'eps', type: 'f32' },
+  ];
+  const check = (written: UniformField[]) => () => checkUniformFields('shader layernorm', declared, written);
+
+  it('accepts the struct as declared', () => {
+    expect(check(declared)).not.toThrow();
+  });
+
+  it('catches a reordered, renamed, retyped, missing or extra field, naming the shader and the field', () => {
+    const [rows, channels, eps] = declared;
+    expect(check([channels, rows, eps])).toThrow(/^shader layernorm: .*field 0 is rows: u32 in WGSL but the module writes channels: u32 \(which WGSL declares as field 1: out of order\)/);
+    expect(check([{ name: 'row', type: 'u32' }, channels, eps])).toThrow(/field 0 is rows: u32 in WGSL but the module writes row: u32 \(no field of that name in WGSL\)/);
+    expect(check([rows, channels, { name: 'eps', type: 'u32' }])).toThrow(/field 2 \(eps\) is f32 in WGSL but the module writes it as u32/);
+    expect(check([rows, channels])).toThrow(/writes 2 fields and stops before field 2 \(eps: f32\)/);
+    expect(check([...declared, { name: 'extra', type: 'f32' }])).toThrow(/extra field 3 \(extra: f32\)/);
+  });
+
+  it('runs when a KernelCall is built, before anything is dispatched', () => {
+    const fake = fakeGpu();
+    const pipeline = computePipeline(fake.gpu, 'layernorm', layerNormTemplate);
+    const call = (params: Params) => () => new KernelCall(fake.gpu, 'ln', pipeline, [], () => ({ params, grid: [1] }));
+    expect(call(new Params().u32('rows', 1).u32('channels', 8).f32('eps', 1e-5))).not.toThrow();
+    expect(call(new Params().u32('channels', 8).u32('rows', 1).f32('eps', 1e-5))).toThrow(/^ln: shader layernorm: .*out of order/);
+    expect(call(new Params().u32('rows', 1).u32('chans', 8).f32('eps', 1e-5))).toThrow(/^ln: shader layernorm: .*writes chans: u32/);
+    expect(call(new Params().i32('rows', 1).u32('channels', 8).f32('eps', 1e-5))).toThrow(/^ln: shader layernorm: .*field 0 \(rows\) is u32 in WGSL but the module writes it as i32/);
+    expect(fake.dispatches).toEqual([]);
+  });
+
+  it('reads the struct bound at @binding(0), whatever its name, and ignores comments', () => {
+    const wgsl = '// struct Params { wrong: f32 }\nstruct Other { a: u32, /* b: f32, */ c: i32 , }\n@group(0) @binding(0) var<uniform> q: Other;';
+    expect(parseUniformStruct(wgsl, 't')).toEqual([
+      { name: 'a', type: 'u32' },
+      { name: 'c', type: 'i32' },
+    ]);
+    expect(parseUniformStruct('@group(0) @binding(0) var<storage, read> x: array<f32>;', 't')).toBeUndefined();
+    expect(() => parseUniformStruct('@group(0) @binding(0) var<uniform> p: Params;', 't')).toThrow(/no `struct Params`/);
+  });
+
+  it('refuses members whose layout Params cannot pack', () => {
+    for (const member of ['v: vec4<f32>', 'a: array<u32, 4>', 'h: f16', '@align(16) x: u32']) {
+      expect(() => parseUniformStruct(`struct Params { n: u32, ${member} }\n@group(0) @binding(0) var<uniform> p: Params;`, 't')).toThrow(/^shader t: /);
+    }
+  });
+
+  it('refuses a value that its field type cannot hold, and more fields than the uniform buffer holds', () => {
+    expect(() => new Params().u32('rows', -1)).toThrow(/rows: -1 is out of range for u32/);
+    expect(() => new Params().u32('rows', 2 ** 32)).toThrow(/is out of range for u32/);
+    expect(() => new Params().u32('half', 7.5)).toThrow(/half: 7.5 is out of range for u32/);
+    expect(() => new Params().i32('d', 2 ** 31)).toThrow(/is out of range for i32/);
+    const full = new Params();
+    for (let i = 0; i < 16; i++) full.u32(`f${i}`, i);
+    expect(() => full.f32('one_more', 0)).toThrow(/at most 16 fields/);
+  });
+});
