@@ -29,7 +29,10 @@ export async function fetchWithDeadline(url: string, options: DeadlineFetchOptio
     inner.abort();
   }, idleMs);
   try {
-    return { response: await options.fetch(url, method === 'GET' ? { signal: inner.signal } : { method, signal: inner.signal }), abort: () => inner.abort() };
+    // A HEAD bypasses the HTTP cache: Chromium answers it from a stored GET of the same URL (a compressed one, whose
+    // headers have no Content-Length), which is exactly the length we asked the server for.
+    const init: RequestInit = method === 'GET' ? { signal: inner.signal } : { method, signal: inner.signal, cache: 'no-store' };
+    return { response: await options.fetch(url, init), abort: () => inner.abort() };
   } catch (e) {
     if (stalled) throw new DownloadError(`no response from ${url} for ${seconds(idleMs)}; the server or the network stalled (retry, or raise idleTimeoutMs)`);
     if (signal?.aborted) throw new DownloadError(`the download of ${url} was cancelled`);
