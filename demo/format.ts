@@ -3,27 +3,29 @@
 
 const DASH = '–';
 
-export function bytes(n: number | undefined): string {
-  if (n === undefined || !Number.isFinite(n)) return DASH;
+/** n bytes as a value below 1024 and its binary unit. */
+function binaryUnit(n: number): [number, string] {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (Math.abs(n) >= 1024 && i < units.length - 1) {
     n /= 1024;
     i++;
   }
-  return `${i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+  return [n, units[i]];
 }
 
-/** Binary units, for WebGPU limits (which are powers of two). */
+/** Sizes and rates: "14.6 MiB", "512 B". */
+export function bytes(n: number | undefined): string {
+  if (n === undefined || !Number.isFinite(n)) return DASH;
+  const [value, unit] = binaryUnit(n);
+  return `${unit === 'B' ? value.toFixed(0) : value.toFixed(1)} ${unit}`;
+}
+
+/** WebGPU limits (powers of two): "1 GiB", "32 KiB". */
 export function binaryBytes(n: number | undefined): string {
   if (n === undefined || !Number.isFinite(n)) return DASH;
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${Number.isInteger(n) ? n : n.toFixed(1)} ${units[i]}`;
+  const [value, unit] = binaryUnit(n);
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
 }
 
 export function rate(bytesPerSecond: number): string {

@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DownloadError, ModelFormatError } from '../errors.ts';
 import { modelBaseUrl } from './cachedModelFiles.ts';
+import { isHtmlPage } from './modelFiles.ts';
 import { decodedLength, DEFAULT_IDLE_TIMEOUT_MS, fetchWithDeadline, guardedBody, type FetchLike } from './httpFetch.ts';
 import { checkedShardNames, fileUrlUnderBase } from './shardNames.ts';
 
@@ -69,7 +70,7 @@ export async function downloadModelToDisk(source: string, options: DiskDownloadO
     const url = fileUrlUnderBase(file, base);
     const { response, abort } = await fetchWithDeadline(url, { fetch: fetchFn, idleMs, signal: options.signal });
     // A site with an SPA fallback answers a missing file with its index.html and 200: no model file is HTML.
-    const html = /^text\/html\b/i.test(response.headers.get('content-type') ?? '');
+    const html = isHtmlPage('', response.headers.get('content-type'));
     if (response.status === 404 || (response.ok && html)) {
       await response.body?.cancel();
       if (required) throw new DownloadError(`${url} was not found (${html ? 'the server answered with an HTML page' : 'HTTP 404'}); check the model id or URL`);
