@@ -13,7 +13,7 @@ import { KvBlockManager } from './kv/blockManager.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
 import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
 import { GEMV_MAX_ROWS } from './kernels/matmul.ts';
-import { allFinite, planSampling, type SamplingOptions } from './sampling/sampler.ts';
+import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
 import { describeValue, optionalFunction, optionalSignal, optionsObject } from './requestTypes.ts';
 import { GenerationStream, type FinishReason } from './scheduler/generationStream.ts';
 import type { RowSampling } from './model/outputHead.ts';
@@ -181,7 +181,7 @@ export class Engine {
       const table = [this.blocks.table(id)];
       const tokens = Array.from({ length }, (_, i): StepToken => ({ id: 0, position: i, sequence: 0 }));
       const rows = tokens.length > 1 ? [0, 1] : [0];
-      const sampling: RowSampling[] = rows.map((r) => ({ temperature: r, repetitionPenalty: 1 + r, history: [0] }));
+      const sampling: RowSampling[] = rows.map((r) => ({ temperature: r, topK: 40, topP: 0.9, seed: 0, tokenIndex: 0, repetitionPenalty: 1 + r, history: [0] }));
       await this.plan.run({ tokens, blockTables: table, logitRows: rows }, { kind: 'sample', rows: sampling });
       await this.plan.run({ tokens: tokens.slice(0, 1), blockTables: table, logitRows: [0] }, { kind: 'sample', rows: sampling.slice(0, 1) });
     } finally {
@@ -379,7 +379,6 @@ export class Engine {
     }
     this.metrics.recordStep(out, performance.now() - started, result);
 
-    const V = this.config.vocabSize;
     const sampled = new Map<number, number>();
     const failed = new Map<number, NumericalError>();
     out.chunks.filter((c) => c.sample).forEach((chunk, i) => {
@@ -389,9 +388,8 @@ export class Engine {
       const position = chunk.start + chunk.ids.length - 1;
       const step = request.seq.output.length;
       if (result.nonFinite![i]) return void failed.set(chunk.seq, new NumericalError(step, position, 'logits'));
-      const probs = request.settings.sampling.greedy ? undefined : result.probs!.subarray(i * V, (i + 1) * V);
-      if (probs && !allFinite(probs)) return void failed.set(chunk.seq, new NumericalError(step, position, 'probabilities'));
-      sampled.set(chunk.seq, request.choose(result.ids![i], probs));
+      if (result.nonFiniteProbs?.[i]) return void failed.set(chunk.seq, new NumericalError(step, position, 'probabilities'));
+      sampled.set(chunk.seq, result.ids![i]);
     });
     this.scheduler.commit(out, sampled);
     for (const [seq, error] of failed) this.failOne(seq, error);

@@ -1,7 +1,8 @@
 // The end of a step: the rows whose next token is wanted go through ln_f and the LM head, then, per row, the repetition
-// penalty, the greedy choice (argmax, which also flags rows whose logits hold NaN / ±Inf) and the temperature softmax
-// for sampling, all on the GPU. Only token ids (with that flag) come back for greedy rows; probability rows come back for sampling rows (top-k / top-p and the draw run on the CPU), raw
-// logits for `logits` requests. Each row is processed on its own, so a row's result never depends on the others.
+// penalty, the greedy choice (argmax, which also flags rows whose logits hold NaN / ±Inf) and, for sampled rows, the
+// temperature softmax and the draw (top-k, top-p, a counter-based generator: shaders/sample.wgsl), all on the GPU. Only
+// token ids (with their flags) come back for `sample`; raw logits for `logits` requests. Each row is processed on its
+// own, so a row's result never depends on the others.
 import type { ModelConfig } from '../io/config.ts';
 import type { ModelWeights } from '../io/checkpoint.ts';
 import type { GpuContext } from '../gpu/context.ts';
@@ -12,11 +13,18 @@ import { LinearCall } from '../kernels/matmul.ts';
 import { argmax, decodeArgmaxIds } from '../kernels/argmax.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { repetitionPenalty } from '../kernels/repetitionPenalty.ts';
+import { packSampleSettings, sample, SAMPLE_SETTINGS_WORDS } from '../kernels/sample.ts';
 
 /** How one row's next token is chosen. */
 export interface RowSampling {
   /** 0: greedy (argmax); otherwise the softmax temperature. */
   temperature: number;
+  /** For sampled rows: top-k (0: no limit), top-p in (0, 1], the request's seed, and the index of the token in the
+   * request's output (0: the first generated token), which with the seed keys the draw. */
+  topK: number;
+  topP: number;
+  seed: number;
+  tokenIndex: number;
   /** 1: none. */
   repetitionPenalty: number;
   /** Distinct token ids the penalty applies to (the prompt and what was generated). */
@@ -28,12 +36,13 @@ export type HeadOutput = { kind: 'logits' } | { kind: 'sample'; rows: readonly R
 export interface HeadResult {
   /** (R, V) raw logits, for `logits`. */
   logits?: Float32Array;
-  /** (R) argmax ids after the penalty, for `sample`. */
+  /** (R) for `sample`: each row's token, the argmax after the penalty (greedy rows) or the draw (sampled rows). */
   ids?: Uint32Array;
-  /** (R) for `sample`: 1 where the row's logits held a NaN or ±Inf (its id and probabilities are then no answer). */
+  /** (R) for `sample`: 1 where the row's logits held a NaN or ±Inf (its id is then no answer). */
   nonFinite?: Uint8Array;
-  /** (R, V) probabilities, for `sample` when a row has temperature > 0 (rows with temperature 0 hold garbage). */
-  probs?: Float32Array;
+  /** (R) for `sample`: 1 where a sampled row's probabilities held a NaN or ±Inf (e.g. a temperature whose inverse
+   * overflows f32), with finite logits; its id is then no answer. */
+  nonFiniteProbs?: Uint8Array;
 }
 
 export class OutputHead {
@@ -42,16 +51,19 @@ export class OutputHead {
   private readonly logits: GPUBuffer; // (R, V)
   private readonly probs: GPUBuffer; // (R, V)
   private readonly ids: GPUBuffer; // (R) u32: argmax id | NON_FINITE_FLAG (bit 31) when the row held NaN / ±Inf
+  private readonly drawn: GPUBuffer; // (R) u32: sampled id | NON_FINITE_FLAG when the probabilities held NaN / ±Inf
+  private readonly sampleSettings: GPUBuffer; // (R, SAMPLE_SETTINGS_WORDS) u32: sampled, top-k, top-p, seed, index
   private readonly invTemperature: GPUBuffer; // (R) f32
   private readonly penalty: GPUBuffer; // (R) f32
   private readonly historyOffsets: GPUBuffer; // (R + 1) u32
   private readonly history: GPUBuffer; // (R · contextLength) u32
-  readonly staging: GPUBuffer; // MAP_READ: ids (R u32), then (R, V) f32
+  readonly staging: GPUBuffer; // MAP_READ: argmax ids (R u32), then drawn ids (R u32); or (R, V) f32 logits
   private readonly finalNorm: KernelCall;
   private readonly lmHead: LinearCall;
   private readonly penaltyCall: KernelCall;
   private readonly argmaxCall: KernelCall;
   private readonly softmaxCall: KernelCall;
+  private readonly sampleCall: KernelCall;
   private readonly owned: { destroy(): void }[] = [];
 
   constructor(
@@ -74,17 +86,20 @@ export class OutputHead {
       this.logits = buffer('logits', R * V * 4);
       this.probs = buffer('probabilities', R * V * 4);
       this.ids = buffer('argmax ids', R * 4);
+      this.drawn = buffer('drawn ids', R * 4);
+      this.sampleSettings = buffer('sampling settings', R * SAMPLE_SETTINGS_WORDS * 4);
       this.invTemperature = buffer('inverse temperatures', R * 4);
       this.penalty = buffer('repetition penalties', R * 4);
       this.historyOffsets = buffer('history offsets', (R + 1) * 4);
       this.history = buffer('history ids', R * config.contextLength * 4);
-      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: R * 4 + R * V * 4, usage: MAP_READ | COPY_DST }));
+      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: Math.max(2 * R * 4, R * V * 4), usage: MAP_READ | COPY_DST }));
       const eps = config.layerNormEps;
       this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
       this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));
       this.penaltyCall = own(repetitionPenalty(gpu, 'repetition penalty', { logits: this.logits, history: this.history, offsets: this.historyOffsets, penalty: this.penalty, vocab: V }));
       this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
       this.softmaxCall = own(softmax(gpu, 'softmax', { logits: this.logits, invTemperature: this.invTemperature, probs: this.probs, vocab: V }));
+      this.sampleCall = own(sample(gpu, 'sample', { probs: this.probs, settings: this.sampleSettings, drawn: this.drawn, vocab: V }));
     } catch (e) {
       this.destroy();
       throw e;
@@ -110,7 +125,11 @@ export class OutputHead {
     const penalized = sampling.some((r) => r.repetitionPenalty !== 1);
     const sampled = sampling.some((r) => r.temperature > 0);
     if (penalized) this.uploadPenalties(sampling);
-    if (sampled) this.gpu.device.queue.writeBuffer(this.invTemperature, 0, Float32Array.from(sampling, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
+    if (sampled) {
+      const queue = this.gpu.device.queue;
+      queue.writeBuffer(this.invTemperature, 0, Float32Array.from(sampling, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
+      queue.writeBuffer(this.sampleSettings, 0, packSampleSettings(sampling.map((r) => ({ ...r, active: r.temperature > 0 }))));
+    }
 
     const pass = encoder.beginComputePass({ label: 'head', timestampWrites });
     this.finalNorm.encode(pass, R);
@@ -118,6 +137,7 @@ export class OutputHead {
     if (penalized) this.penaltyCall.encode(pass, R);
     if (output.kind === 'sample') this.argmaxCall.encode(pass, R);
     if (sampled) this.softmaxCall.encode(pass, R);
+    if (sampled) this.sampleCall.encode(pass, R);
     pass.end();
 
     if (output.kind === 'logits') {
@@ -125,10 +145,20 @@ export class OutputHead {
       return { bytes: R * V * 4, read: (data) => ({ logits: new Float32Array(data, 0, R * V) }) };
     }
     encoder.copyBufferToBuffer(this.ids, 0, this.staging, 0, R * 4);
-    if (sampled) encoder.copyBufferToBuffer(this.probs, 0, this.staging, R * 4, R * V * 4);
+    if (sampled) encoder.copyBufferToBuffer(this.drawn, 0, this.staging, R * 4, R * 4);
     return {
-      bytes: R * 4 + (sampled ? R * V * 4 : 0),
-      read: (data) => ({ ...decodeArgmaxIds(new Uint32Array(data, 0, R)), probs: sampled ? new Float32Array(data, R * 4, R * V) : undefined }),
+      bytes: (sampled ? 2 : 1) * R * 4,
+      read: (data) => {
+        const greedy = decodeArgmaxIds(new Uint32Array(data, 0, R));
+        if (!sampled) return greedy;
+        const drawn = decodeArgmaxIds(new Uint32Array(data, R * 4, R));
+        const isSampled = (i: number) => sampling[i].temperature > 0;
+        return {
+          ids: greedy.ids.map((id, i) => (isSampled(i) ? drawn.ids[i] : id)),
+          nonFinite: greedy.nonFinite,
+          nonFiniteProbs: drawn.nonFinite.map((bad, i) => (isSampled(i) ? bad : 0)),
+        };
+      },
     };
   }
 

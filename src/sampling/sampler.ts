@@ -1,7 +1,7 @@
-// Choosing the next token from the model's distribution: greedy (argmax, done on the GPU), or sampling with temperature
-// (applied on the GPU by the softmax kernel), then top-k and top-p filtering here, with a seeded generator so a seed
-// reproduces a generation exactly. Order and semantics follow Hugging Face's logits processors: temperature → top-k →
-// top-p (keep the smallest set of most likely tokens whose probability reaches p, at least one).
+// The sampling options of a request, checked and completed into a plan. The choice itself runs on the GPU: greedy
+// (shaders/argmax.wgsl), or repetition penalty → temperature → top-k → top-p → a draw keyed by (seed, token index)
+// (shaders/sample.wgsl, whose header defines the semantics, as Hugging Face's logits processors; the CPU twin is
+// test/reference/sampling.ts). Also a small seeded generator for the benchmark's prompts.
 import { InvalidRequestError } from '../errors.ts';
 import { describeValue } from '../requestTypes.ts';
 
@@ -37,7 +37,7 @@ export function planSampling(o: SamplingOptions): SamplingPlan {
   return { greedy: false, temperature: o.temperature ?? 1, topK: o.topK ?? 0, topP: o.topP ?? 1, seed: o.seed ?? (Math.random() * 2 ** 32) >>> 0 };
 }
 
-/** xoshiro128** seeded through splitmix32: small, fast, and the same sequence in every JS engine. */
+/** xoshiro128** seeded through splitmix32: small, fast, and the same sequence in every JS engine (the benchmark's prompts). */
 export class Rng {
   private s = new Uint32Array(4);
 
@@ -69,32 +69,4 @@ export class Rng {
 
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
-}
-
-/** Whether every value of `row` is finite (no NaN, no ±Inf): a probability row that is not has no token to give. */
-export function allFinite(row: Float32Array): boolean {
-  for (let i = 0; i < row.length; i++) if (!Number.isFinite(row[i])) return false;
-  return true;
-}
-
-/** Draws a token id from `probs` (one row, already softmaxed with the temperature) after top-k / top-p filtering. */
-export function sampleToken(probs: Float32Array, topK: number, topP: number, rng: Rng): number {
-  // Candidates in descending probability; ties keep the lower id first (a stable order, so a seed replays exactly).
-  let candidates = Array.from(probs.keys()).filter((i) => probs[i] > 0);
-  if (candidates.length === 0) return 0;
-  candidates.sort((a, b) => probs[b] - probs[a] || a - b);
-  if (topK > 0 && candidates.length > topK) candidates = candidates.slice(0, topK);
-  if (topP < 1) {
-    let cumulative = 0;
-    let keep = 0;
-    while (keep < candidates.length && cumulative < topP) cumulative += probs[candidates[keep++]];
-    candidates = candidates.slice(0, Math.max(1, keep));
-  }
-  const total = candidates.reduce((sum, i) => sum + probs[i], 0);
-  let u = rng.next() * total;
-  for (const i of candidates) {
-    u -= probs[i];
-    if (u < 0) return i;
-  }
-  return candidates[candidates.length - 1];
 }

@@ -4,7 +4,7 @@
 import type { Tokenizer } from '../tokenizer/index.ts';
 import type { StreamDecoder } from '../tokenizer/streamDecoder.ts';
 import type { RowSampling } from '../model/outputHead.ts';
-import { Rng, sampleToken, type SamplingPlan } from '../sampling/sampler.ts';
+import type { SamplingPlan } from '../sampling/sampler.ts';
 import type { FinishReason, GenerationResult, GenerationStream } from './generationStream.ts';
 import type { Sequence } from './scheduler.ts';
 
@@ -19,7 +19,6 @@ export interface RequestSettings {
 }
 
 export class ActiveRequest {
-  private readonly rng: Rng | undefined;
   private readonly decoder: StreamDecoder | undefined;
   /** Distinct ids seen (prompt and output), for the repetition penalty. */
   private readonly seen: Set<number>;
@@ -39,26 +38,23 @@ export class ActiveRequest {
     readonly stream: GenerationStream,
     private readonly tokenizer: Tokenizer | undefined,
   ) {
-    this.rng = settings.sampling.greedy ? undefined : new Rng(settings.sampling.seed);
     this.decoder = tokenizer?.createStreamDecoder();
     this.seen = new Set(seq.prompt);
   }
 
-  /** How the output head treats this request's row. */
+  /**
+   * How the output head treats this request's row: greedy, or drawn on the GPU under (seed, index of the next token in
+   * the output), so a seed replays exactly whatever else shares the step.
+   */
   rowSampling(): RowSampling {
     const s = this.settings;
+    const p = s.sampling;
     return {
-      temperature: s.sampling.greedy ? 0 : s.sampling.temperature,
+      ...(p.greedy ? { temperature: 0, topK: 0, topP: 1, seed: 0 } : p),
+      tokenIndex: this.seq.output.length,
       repetitionPenalty: s.repetitionPenalty,
       history: s.repetitionPenalty === 1 ? [] : [...this.seen],
     };
-  }
-
-  /** Picks the next token from this row's head output: the argmax id, or a draw from its probabilities. */
-  choose(argmaxId: number, probs: Float32Array | undefined): number {
-    const s = this.settings.sampling;
-    if (s.greedy) return argmaxId;
-    return sampleToken(probs!, s.topK, s.topP, this.rng!);
   }
 
   markAdmitted(): void {
