@@ -21,6 +21,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/models.test.ts',
   'test/gpu/concurrency.test.ts',
   'test/gpu/numerical.test.ts',
+  'test/gpu/sampling.test.ts',
   'test/gpu/shardSources.test.ts',
 ];
 

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NON_FINITE_FLAG } from '../../src/kernels/argmax.ts';
 import { packSampleSettings, sample, type SampleRow } from '../../src/kernels/sample.ts';
 import { Engine } from '../../src/engine.ts';
-import { memoryModelFiles } from '../../src/io/modelFiles.ts';
 import { useGpu } from '../support/gpu.ts';
 import { seededRandom } from '../support/compare.ts';
-import { makeRandomCheckpoint } from '../support/randomModel.ts';
+import { projectModelFiles } from '../support/platform.ts';
 import { randomBits, sampleRef } from '../reference/sampling.ts';
 
 const g = useGpu();
@@ -189,5 +188,37 @@ describe('non-finite rows', () => {
     expect(got[0]).toBe(sampleRef(probs[0], 0, 1, 9, 0).id);
     expect(got[5]).toBe(sampleRef(probs[5], 0, 1, 9, 5).id);
     expect(got[5] % 2).toBe(1);
+  });
+});
+
+describe('the engine on the demo model', () => {
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = await Engine.load(g.gpu, await projectModelFiles('models/gpt2-shakespeare'), { maxBatchTokens: 64 });
+  });
+  afterAll(() => engine?.dispose());
+
+  const PROMPTS = ['ROMEO:', 'JULIET:\nO Romeo, Romeo!', 'To be, or not to be', 'KING RICHARD III:'];
+  const options = (seed: number) => ({ temperature: 0.9, topK: 40, topP: 0.95, seed, maxNewTokens: 16, stopAtEos: false });
+
+  it('a seed replays the same text, alone and among three concurrent requests with other seeds', async () => {
+    const alone: { ids: number[]; text: string }[] = [];
+    for (const [i, p] of PROMPTS.entries()) alone.push(await engine.generate(p, options(100 + i)).result);
+    expect((await engine.generate(PROMPTS[0], options(100)).result).text).toBe(alone[0].text);
+    const decodesBefore = engine.summary().steps.decode;
+    const together = await Promise.all(PROMPTS.map((p, i) => engine.generate(p, options(100 + i)).result));
+    together.forEach((r, i) => expect(r.ids, PROMPTS[i]).toEqual(alone[i].ids));
+    expect(engine.summary().steps.decode - decodesBefore).toBeLessThan(PROMPTS.length * 15); // the decodes were batched
+    // another seed gives another text
+    expect((await engine.generate(PROMPTS[0], options(7)).result).ids).not.toEqual(alone[0].ids);
+    expect(engine.kvBlocksInUse).toBe(0);
+  });
+
+  it('the repetition penalty applies to sampled rows: near-zero temperature gives the penalized greedy tokens', async () => {
+    const prompt = 'First Citizen:\nWe are accounted poor citizens, the patricians good.';
+    const run = (o: object) => engine.generate(prompt, { maxNewTokens: 16, stopAtEos: false, ...o }).result.then((r) => r.ids);
+    const penalized = await run({ greedy: true, repetitionPenalty: 1.5 });
+    expect(await run({ greedy: true })).not.toEqual(penalized);
+    expect(await run({ temperature: 0.01, seed: 3, repetitionPenalty: 1.5 })).toEqual(penalized);
   });
 });
