@@ -7,7 +7,8 @@
 //   B. Throughput by concurrency: for each level c, c requests submitted together (prompt of `concurrencyPromptLength`
 //      tokens each) and `newTokens` new tokens each. Gives ITL under load and total decode tokens/s.
 // Prompts are seeded random token ids, distinct for every request, so the prefix cache never shortcuts a prefill.
-// Generation is greedy with end-of-sequence ignored, so every request produces exactly `newTokens` tokens.
+// Generation is greedy (or, with `sampling`, sampled with a distinct seed per request, so a run replays) with
+// end-of-sequence ignored, so every request produces exactly `newTokens` tokens.
 import type { Engine } from '../engine.ts';
 import type { AdapterSummary } from '../gpu/context.ts';
 import type { GenerationMetrics } from '../scheduler/generationStream.ts';
@@ -25,6 +26,8 @@ export interface BenchProtocol {
   concurrency: number[];
   concurrencyPromptLength: number;
   seed: number;
+  /** Absent: greedy. Otherwise every request samples with these settings (request n's seed: seed + n). */
+  sampling?: { temperature: number; topK?: number; topP?: number };
 }
 
 export const DEFAULT_PROTOCOL: BenchProtocol = {
@@ -89,14 +92,21 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
   const fit = (length: number) => Math.max(1, Math.min(length, context - protocol.newTokens));
   const rng = new Rng(protocol.seed);
   const randomPrompt = (length: number) => Array.from({ length }, () => Math.floor(rng.next() * engine.config.vocabSize));
-  const generation = { greedy: true, maxNewTokens: protocol.newTokens, stopAtEos: false, signal: options.signal } as const;
+  let requestCount = 0;
+  const generation = () =>
+    ({
+      ...(protocol.sampling ? { ...protocol.sampling, seed: (protocol.seed + requestCount++) >>> 0 } : { greedy: true }),
+      maxNewTokens: protocol.newTokens,
+      stopAtEos: false,
+      signal: options.signal,
+    }) as const;
   const requests: BenchRecord['requests'] = [];
   const total = protocol.promptLengths.length * protocol.repetitions + protocol.concurrency.length;
   let done = 0;
   const progress = (message: string) => options.onProgress?.(message, done / total);
 
   // Warm-up (one short request), then the engine's figures start afresh: the record covers the protocol only.
-  await engine.generate(randomPrompt(fit(8)), { ...generation, maxNewTokens: 2 }).result;
+  await engine.generate(randomPrompt(fit(8)), { ...generation(), maxNewTokens: 2 }).result;
   engine.resetMetrics();
 
   const latency: LatencyPoint[] = [];
@@ -105,7 +115,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
     const metrics: GenerationMetrics[] = [];
     for (let r = 0; r < protocol.repetitions; r++) {
       progress(`prompt of ${promptLength} ${promptLength === 1 ? 'token' : 'tokens'}, run ${r + 1}/${protocol.repetitions}`);
-      const m = (await engine.generate(randomPrompt(promptLength), generation).result).metrics;
+      const m = (await engine.generate(randomPrompt(promptLength), generation()).result).metrics;
       metrics.push(m);
       requests.push({ phase: 'latency', promptLength, concurrency: 1, metrics: m });
       done++;
@@ -125,7 +135,7 @@ export async function runBenchmark(engine: Engine, options: BenchOptions): Promi
     progress(`${concurrency} concurrent ${concurrency === 1 ? 'stream' : 'streams'}`);
     const promptLength = fit(protocol.concurrencyPromptLength);
     const started = performance.now();
-    const results = await Promise.all(Array.from({ length: concurrency }, () => engine.generate(randomPrompt(promptLength), generation).result));
+    const results = await Promise.all(Array.from({ length: concurrency }, () => engine.generate(randomPrompt(promptLength), generation()).result));
     const seconds = (performance.now() - started) / 1000;
     for (const r of results) requests.push({ phase: 'throughput', promptLength, concurrency, metrics: r.metrics });
     throughput.push({

@@ -36,7 +36,8 @@ commands:
   logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
   tokenize  --text TEXT | --text-file F    print {"ids": [...]} (--text-file - reads stdin, taken as is)
   bench     [--prompt-lengths 1,32,128] [--new-tokens N] [--repetitions N] [--concurrency 1,4,16]
-            [--label TEXT] [--json | --out FILE]   run the benchmark protocol; --json prints the record
+            [--temperature T --top-k K --top-p P] [--label TEXT] [--json | --out FILE]
+                                           run the benchmark protocol (greedy, or sampled); --json prints the record
   bench     --proxy [--json | --out FILE]   per decode step at batch 1 and 16: dispatches, submits, read-backs,
                                            bind groups, bytes bound, host ms with a null GPU (src/bench/proxy.ts)
 
@@ -207,7 +208,7 @@ async function logits(values: Values): Promise<void> {
 async function bench(values: Values): Promise<void> {
   if (values.proxy) {
     // The proxy has its own fixed method (src/bench/proxy.ts); a protocol option would be silently ignored.
-    const protocolOption = ['prompt-lengths', 'new-tokens', 'repetitions', 'concurrency', 'label'].find((k) => values[k as keyof Values] !== undefined);
+    const protocolOption = ['prompt-lengths', 'new-tokens', 'repetitions', 'concurrency', 'label', 'temperature', 'top-k', 'top-p'].find((k) => values[k as keyof Values] !== undefined);
     if (protocolOption) throw new UsageError(`bench --proxy takes no --${protocolOption} (its method is fixed: batch 1 and 16); drop it`);
     return await proxy(values);
   }
@@ -218,6 +219,10 @@ async function bench(values: Values): Promise<void> {
   const repetitions = integer(values, 'repetitions', 1);
   if (newTokens !== undefined) protocol.newTokens = newTokens;
   if (repetitions !== undefined) protocol.repetitions = repetitions;
+  const temperature = decimal(values, 'temperature', '≥ 0', (t) => t >= 0);
+  const topK = integer(values, 'top-k', 0);
+  const topP = decimal(values, 'top-p', 'in (0, 1]', (p) => p > 0 && p <= 1);
+  if (temperature !== undefined || topK !== undefined || topP !== undefined) protocol.sampling = { temperature: temperature ?? 1, topK, topP };
   const engine = await openEngine(values);
   const record = await runBenchmark(engine, {
     protocol,

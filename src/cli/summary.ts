@@ -35,10 +35,15 @@ export function summarizeEngine(s: EngineSummary): string {
 }
 
 /** The benchmark record as a small table for people. */
+function describeSampling(s: BenchRecord['protocol']['sampling']): string {
+  if (!s) return 'greedy';
+  return `sampled: temperature ${s.temperature}${s.topK ? `, top-k ${s.topK}` : ''}${s.topP !== undefined && s.topP < 1 ? `, top-p ${s.topP}` : ''}`;
+}
+
 export function describeBench(r: BenchRecord): string {
   const f = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : 'n/a');
   const lines = [
-    `${r.label} | ${r.model.name} (${r.model.family}, ${r.model.layers}×${r.model.hidden}, ${r.model.dtype}, ${r.model.weightFormat ?? 'f32'} on the GPU) | ${r.createdAt}`,
+    `${r.label} | ${r.model.name} (${r.model.family}, ${r.model.layers}×${r.model.hidden}, ${r.model.dtype}, ${r.model.weightFormat ?? 'f32'} on the GPU) | ${describeSampling(r.protocol.sampling)} | ${r.createdAt}`,
     `weights ${(r.model.weightBytes / 2 ** 20).toFixed(1)} MiB, KV pool ${(r.model.kvBytes / 2 ** 20).toFixed(1)} MiB | ` +
       `per decode step: ${f(r.summary.dispatchesPerStep.decode, 0)} dispatches, ${f(r.summary.submitsPerStep.decode, 1)} submits` +
       (r.summary.gpuMsPerStep ? ` | GPU ms per decode step p50 ${f(r.summary.gpuMsPerStep.decode.p50, 3)}` : ''),

@@ -227,6 +227,8 @@ describe('usage mistakes', () => {
     [['bench', '--new-tokens', '1'], /--new-tokens needs an integer from 2/],
     [['bench', '--concurrency', '0,4'], /--concurrency needs .*got 0/],
     [['bench', '--proxy', '--concurrency', '4'], /bench --proxy takes no --concurrency/],
+    [['bench', '--proxy', '--temperature', '0.8'], /bench --proxy takes no --temperature/],
+    [['bench', '--top-p', '2'], /--top-p needs a number in \(0, 1\], got 2/],
     [['logits', '--ids', '1,1e3', '--out', '/tmp/x'], /--ids needs comma-separated integers/],
     [['generate', '--prompt-file', '/no/such/prompt.txt'], /cannot read --prompt-file \/no\/such\/prompt\.txt \(ENOENT\)/],
     [['tokenize', '--text', 'a', '--text-file', 'b'], /tokenize needs one of --text TEXT or --text-file F/],
