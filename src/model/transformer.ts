@@ -66,6 +66,11 @@ export interface PlanLimits {
   maxSequences: number;
   /** Most logit rows computed in one pass; more are done in several passes. */
   maxLogitRows: number;
+  /**
+   * Time each step on the GPU with timestamp queries (where the adapter has them). Off by default: the timer is read
+   * back with the step's ids (one mapAsync), but a step that reads nothing back (a prefill chunk) then waits for it.
+   */
+  gpuTiming?: boolean;
 }
 
 interface LayerCalls {
@@ -134,7 +139,7 @@ export class TransformerPlan {
       this.hidden = buffer('mlp hidden', T * I * 4);
       this.mlpOut = buffer('mlp out', T * C * 4);
       this.blockScratch = buffer('block copy scratch', kv.blockSize * C * 4);
-      if (gpu.features.timestampQuery) {
+      if (gpu.features.timestampQuery && limits.gpuTiming) {
         this.timing = {
           queries: own(gpu.device.createQuerySet({ type: 'timestamp', count: 2 })),
           resolved: own(gpu.device.createBuffer({ label: 'timestamps', size: 16, usage: 0x200 /* QUERY_RESOLVE */ | COPY_SRC })),
@@ -207,10 +212,15 @@ export class TransformerPlan {
 
     const result: StepResult = { dispatches: 0, submits: 0 };
     if (rows.length === 0) {
-      this.encodeTimestampResolve(encoder);
       // A prefill chunk that only fills the cache: nothing to read back, but wait so errors surface here.
-      this.submit(encoder);
-      await this.gpu.device.queue.onSubmittedWorkDone();
+      if (this.timing) {
+        this.encodeTimestampResolve(encoder, this.timing.staging, 0);
+        this.submit(encoder);
+        result.gpuMs = gpuMsOf(await this.readBack(this.timing.staging, 16), 0);
+      } else {
+        this.submit(encoder);
+        await this.gpu.device.queue.onSubmittedWorkDone();
+      }
     } else {
       const V = this.config.vocabSize;
       const per = this.head.maxRows;
@@ -220,14 +230,17 @@ export class TransformerPlan {
         const chunk = first === 0 ? encoder : this.gpu.device.createCommandEncoder({ label: 'head' });
         const timestampWrites = first === 0 && querySet ? { querySet, endOfPassWriteIndex: 1 } : undefined;
         const { bytes, read } = this.head.encode(chunk, this.x, rows.slice(first, first + per), output, timestampWrites);
-        if (first === 0) this.encodeTimestampResolve(chunk);
+        // The timer travels in the head's read-back, right after its data: one mapAsync per step, not two.
+        const timed = first === 0 && this.timing !== undefined;
+        if (timed) this.encodeTimestampResolve(chunk, this.head.staging, timerOffset(bytes));
         this.submit(chunk);
-        const part = read(await this.readBack(this.head.staging, bytes));
+        const data = await this.readBack(this.head.staging, timed ? timerOffset(bytes) + 16 : bytes);
+        if (timed) result.gpuMs = gpuMsOf(data, timerOffset(bytes));
+        const part = read(data);
         if (result.logits) result.logits.set(part.logits!, first * V);
         else Object.assign(result, part);
       }
     }
-    if (this.timing) result.gpuMs = await this.readGpuMs(this.timing.staging);
     this.gpu.throwIfFailed();
     result.dispatches = this.gpu.counters.dispatches - counters.dispatches;
     result.submits = this.gpu.counters.submits - counters.submits;
@@ -239,10 +252,11 @@ export class TransformerPlan {
     this.gpu.counters.submits++;
   }
 
-  private encodeTimestampResolve(encoder: GPUCommandEncoder): void {
+  /** Resolves the step's two timestamps and copies them (16 bytes) into `staging` at `offset`. */
+  private encodeTimestampResolve(encoder: GPUCommandEncoder, staging: GPUBuffer, offset: number): void {
     if (!this.timing) return;
     encoder.resolveQuerySet(this.timing.queries, 0, 2, this.timing.resolved, 0);
-    encoder.copyBufferToBuffer(this.timing.resolved, 0, this.timing.staging, 0, 16);
+    encoder.copyBufferToBuffer(this.timing.resolved, 0, staging, offset, 16);
   }
 
   /** Copies one KV block in every layer (keys and values), through the scratch buffer. */
@@ -293,10 +307,6 @@ export class TransformerPlan {
     return copy;
   }
 
-  private async readGpuMs(staging: GPUBuffer): Promise<number> {
-    const [begin, end] = new BigUint64Array(await this.readBack(staging, 16));
-    return Number(end - begin) / 1e6;
-  }
 
   private upload(step: Step): void {
     const tokens = new Uint32Array(step.tokens.length * 4);
@@ -337,4 +347,14 @@ export class TransformerPlan {
   destroy(): void {
     for (const b of this.owned) b.destroy();
   }
+}
+
+/** Where the step's timestamps sit in the head's read-back: after `bytes` of head data, 8-byte aligned. */
+function timerOffset(bytes: number): number {
+  return Math.ceil(bytes / 8) * 8;
+}
+
+function gpuMsOf(data: ArrayBuffer, offset: number): number {
+  const [begin, end] = new BigUint64Array(data, offset, 2);
+  return Number(end - begin) / 1e6;
 }
