@@ -92,6 +92,8 @@ export class TransformerPlan {
   // Step inputs.
   private readonly tokens: GPUBuffer; // (maxTokens) vec4<u32>: id, position, sequence, unused
   private readonly blockTables: GPUBuffer; // (maxSequences, maxBlocksPerSequence) u32
+  private readonly hostTokens: Uint32Array<ArrayBuffer>; // (maxTokens, 4): what upload() writes to `tokens`
+  private readonly hostTables: Uint32Array<ArrayBuffer>; // (maxSequences, maxBlocksPerSequence): what upload() writes to `blockTables`
   // Activations, sized for maxTokens rows.
   private readonly x: GPUBuffer; // (T, C) residual stream
   private readonly xn: GPUBuffer; // (T, C) normalized input of a sublayer
@@ -122,6 +124,8 @@ export class TransformerPlan {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V, numHeads: H, headDim: D } = config;
     const T = limits.maxTokens;
     this.maxBlocksPerSequence = Math.ceil(config.contextLength / kv.blockSize);
+    this.hostTokens = new Uint32Array(T * 4);
+    this.hostTables = new Uint32Array(limits.maxSequences * this.maxBlocksPerSequence);
     // Each resource is recorded the moment it exists, so a failure half-way through leaves nothing behind.
     const own = <Resource extends { destroy(): void }>(resource: Resource): Resource => {
       this.owned.push(resource);
@@ -308,13 +312,22 @@ export class TransformerPlan {
   }
 
 
+  /** Writes the step's tokens and block tables through host arrays made once (no allocation per step). */
   private upload(step: Step): void {
-    const tokens = new Uint32Array(step.tokens.length * 4);
-    step.tokens.forEach((t, i) => tokens.set([t.id, t.position, t.sequence, 0], i * 4));
-    this.gpu.device.queue.writeBuffer(this.tokens, 0, tokens);
-    const tables = new Uint32Array(step.blockTables.length * this.maxBlocksPerSequence);
-    step.blockTables.forEach((blocks, s) => tables.set(blocks, s * this.maxBlocksPerSequence));
-    if (tables.length > 0) this.gpu.device.queue.writeBuffer(this.blockTables, 0, tables);
+    const tokens = this.hostTokens;
+    step.tokens.forEach((t, i) => {
+      tokens[i * 4] = t.id;
+      tokens[i * 4 + 1] = t.position;
+      tokens[i * 4 + 2] = t.sequence;
+    });
+    this.gpu.device.queue.writeBuffer(this.tokens, 0, tokens, 0, step.tokens.length * 4);
+    const tables = this.hostTables;
+    const width = this.maxBlocksPerSequence;
+    step.blockTables.forEach((blocks, s) => {
+      tables.set(blocks, s * width);
+      tables.fill(0, s * width + blocks.length, (s + 1) * width);
+    });
+    if (step.blockTables.length > 0) this.gpu.device.queue.writeBuffer(this.blockTables, 0, tables, 0, step.blockTables.length * width);
   }
 
   /** Bad steps become typed errors here, before anything reaches the GPU. */
