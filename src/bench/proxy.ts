@@ -5,8 +5,9 @@
 // Per call site (a KernelCall's bind-group label, the layer number folded: "L* qkv"): dispatches and workgroups
 // launched per step; the threads per workgroup are in the WGSL, not visible through the API.
 //
-// Per decode step = the difference between two identical runs that differ only in the number of new tokens
-// (A and B), divided by B − A: prefill, warm-up and request set-up cancel out, whatever they cost.
+// Counts per decode step = the difference between two identical runs that differ only in the number of new tokens
+// (A and B), divided by B − A: prefill, warm-up and request set-up cancel out, whatever they cost. Host ms per step =
+// the median gap between two tokens of a stream in null-GPU runs (each gap is one decode step).
 //
 // Null GPU: after a real warm-up, `queue.submit` becomes a no-op. mapAsync stays real: with nothing submitted it
 // waits on no GPU work, so what it costs is the host's own round trip through Dawn, which a real step also pays.
@@ -158,7 +159,7 @@ export interface ProxyPoint {
   perStep: ProxyCounts;
   /** Per call site, per decode step (summed over layers). */
   sites: Record<string, SiteCounts>;
-  /** Host ms per decode step with submit dropped (p50 over repetitions). */
+  /** Host ms per decode step with submit dropped: p50 of the gaps between tokens over `repetitions` runs of newTokensB. */
   nullGpuHostMs: number;
   /** Context positions per sequence in the measured steps (mean). */
   contextPositions: number;
@@ -198,7 +199,7 @@ export async function runProxy(engine: Engine, counter: GpuCounter, options: Pro
   const generateAll = async (batch: number, newTokens: number) => {
     seed++;
     const streams = Array.from({ length: batch }, () => engine.generate(prompt(), { greedy: true, maxNewTokens: newTokens, stopAtEos: false }));
-    await Promise.all(streams.map((s) => s.result));
+    return await Promise.all(streams.map((s) => s.result));
   };
   const points: ProxyPoint[] = [];
   for (const requested of batches) {
@@ -230,13 +231,12 @@ export async function runProxy(engine: Engine, counter: GpuCounter, options: Pro
     }
     options.onProgress?.(`batch ${batch}: host time with a null GPU`);
     counter.nullGpu = true;
+    // Each gap between two tokens of a stream is one whole decode step (the loop, the encoding, the read-back), and
+    // every stream gets its token in the same step: stream 0's gaps are the steps. Their median over the runs, not a
+    // difference of two run times, which the machine's noise can turn negative.
     const hostMs: number[] = [];
     try {
-      for (let r = 0; r < repetitions; r++) {
-        const ta = (await diff(A)).ms;
-        const tb = (await diff(B)).ms;
-        hostMs.push((tb - ta) / steps);
-      }
+      for (let r = 0; r < repetitions; r++) hostMs.push(...(await generateAll(batch, B))[0].metrics.itlMs);
     } finally {
       counter.nullGpu = false;
     }
@@ -267,7 +267,7 @@ export function describeProxy(record: ProxyRecord): string {
   const mib = (n: number) => (n / 2 ** 20).toFixed(1);
   const lines = [
     `model ${record.model.name} (${record.model.layers} layers × ${record.model.hidden}, ${record.model.weightFormat} weights ${mib(record.model.weightBytes)} MiB), adapter ${record.adapter}`,
-    `per decode step = (run with ${record.method.newTokensB} new tokens − run with ${record.method.newTokensA}) / ${record.method.newTokensB - record.method.newTokensA}; prompt ${record.method.promptLength} tokens; null-GPU host ms p50 of ${record.method.repetitions}`,
+    `per decode step = (run with ${record.method.newTokensB} new tokens − run with ${record.method.newTokensA}) / ${record.method.newTokensB - record.method.newTokensA}; prompt ${record.method.promptLength} tokens; null-GPU host ms = p50 of the inter-token gaps (one per decode step) over ${record.method.repetitions} runs of ${record.method.newTokensB} tokens`,
     '',
     '| batch | dispatches | submits | mapAsync | writeBuffer | bind groups | passes | host ms (null GPU) | bound MiB (non-KV) | KV-pool bound MiB | floor MiB | bound / floor |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

@@ -35,6 +35,7 @@ export const OPTIONS = {
   weights: { type: 'string' },
   json: { type: 'boolean' },
   proxy: { type: 'boolean' },
+  'gpu-time': { type: 'boolean' },
   backend: { type: 'string' },
   'block-size': { type: 'string' },
   'kv-blocks': { type: 'string' },

@@ -36,8 +36,9 @@ commands:
   logits    --ids 1,2,3 --out FILE         float32 little-endian logits (P, V); row i follows token i
   tokenize  --text TEXT | --text-file F    print {"ids": [...]} (--text-file - reads stdin, taken as is)
   bench     [--prompt-lengths 1,32,128] [--new-tokens N] [--repetitions N] [--concurrency 1,4,16]
-            [--temperature T --top-k K --top-p P] [--label TEXT] [--json | --out FILE]
-                                           run the benchmark protocol (greedy, or sampled); --json prints the record
+            [--temperature T --top-k K --top-p P] [--label TEXT] [--gpu-time] [--json | --out FILE]
+                                           run the benchmark protocol (greedy, or sampled); --json prints the record;
+                                           --gpu-time adds GPU ms per step (timestamp queries, where the adapter has them)
   bench     --proxy [--json | --out FILE]   per decode step at batch 1 and 16: dispatches, submits, read-backs,
                                            bind groups, bytes bound, host ms with a null GPU (src/bench/proxy.ts)
 
@@ -120,6 +121,7 @@ function engineOptions(values: Values) {
     maxBatchTokens: integer(values, 'max-batch-tokens', 1),
     maxSequences: integer(values, 'max-sequences', 1),
     weightFormat: choice(values, 'weights', ['auto', 'f32', 'f16'], 'auto'),
+    gpuTiming: values['gpu-time'] === true,
   };
 }
 

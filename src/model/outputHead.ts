@@ -57,7 +57,7 @@ export class OutputHead {
   private readonly penalty: GPUBuffer; // (R) f32
   private readonly historyOffsets: GPUBuffer; // (R + 1) u32
   private readonly history: GPUBuffer; // (R · contextLength) u32
-  readonly staging: GPUBuffer; // MAP_READ: argmax ids (R u32), then drawn ids (R u32); or (R, V) f32 logits
+  readonly staging: GPUBuffer; // MAP_READ: argmax ids (R u32), then drawn ids (R u32), or (R, V) f32 logits; then 16 bytes for the step's timestamps (transformer.ts)
   private readonly finalNorm: KernelCall;
   private readonly lmHead: LinearCall;
   private readonly penaltyCall: KernelCall;
@@ -92,7 +92,7 @@ export class OutputHead {
       this.penalty = buffer('repetition penalties', R * 4);
       this.historyOffsets = buffer('history offsets', (R + 1) * 4);
       this.history = buffer('history ids', R * config.contextLength * 4);
-      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: Math.max(2 * R * 4, R * V * 4), usage: MAP_READ | COPY_DST }));
+      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: Math.max(2 * R * 4, R * V * 4) + 24, usage: MAP_READ | COPY_DST }));
       const eps = config.layerNormEps;
       this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
       this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));

@@ -66,6 +66,11 @@ export interface PlanLimits {
   maxSequences: number;
   /** Most logit rows computed in one pass; more are done in several passes. */
   maxLogitRows: number;
+  /**
+   * Time each step on the GPU with timestamp queries (where the adapter has them). Off by default: the timer is read
+   * back with the step's ids (one mapAsync), but a step that reads nothing back (a prefill chunk) then waits for it.
+   */
+  gpuTiming?: boolean;
 }
 
 interface LayerCalls {
@@ -87,6 +92,8 @@ export class TransformerPlan {
   // Step inputs.
   private readonly tokens: GPUBuffer; // (maxTokens) vec4<u32>: id, position, sequence, unused
   private readonly blockTables: GPUBuffer; // (maxSequences, maxBlocksPerSequence) u32
+  private readonly hostTokens: Uint32Array<ArrayBuffer>; // (maxTokens, 4): what upload() writes to `tokens`
+  private readonly hostTables: Uint32Array<ArrayBuffer>; // (maxSequences, maxBlocksPerSequence): what upload() writes to `blockTables`
   // Activations, sized for maxTokens rows.
   private readonly x: GPUBuffer; // (T, C) residual stream
   private readonly xn: GPUBuffer; // (T, C) normalized input of a sublayer
@@ -117,6 +124,8 @@ export class TransformerPlan {
     const { hiddenSize: C, intermediateSize: I, vocabSize: V, numHeads: H, headDim: D } = config;
     const T = limits.maxTokens;
     this.maxBlocksPerSequence = Math.ceil(config.contextLength / kv.blockSize);
+    this.hostTokens = new Uint32Array(T * 4);
+    this.hostTables = new Uint32Array(limits.maxSequences * this.maxBlocksPerSequence);
     // Each resource is recorded the moment it exists, so a failure half-way through leaves nothing behind.
     const own = <Resource extends { destroy(): void }>(resource: Resource): Resource => {
       this.owned.push(resource);
@@ -134,7 +143,7 @@ export class TransformerPlan {
       this.hidden = buffer('mlp hidden', T * I * 4);
       this.mlpOut = buffer('mlp out', T * C * 4);
       this.blockScratch = buffer('block copy scratch', kv.blockSize * C * 4);
-      if (gpu.features.timestampQuery) {
+      if (gpu.features.timestampQuery && limits.gpuTiming) {
         this.timing = {
           queries: own(gpu.device.createQuerySet({ type: 'timestamp', count: 2 })),
           resolved: own(gpu.device.createBuffer({ label: 'timestamps', size: 16, usage: 0x200 /* QUERY_RESOLVE */ | COPY_SRC })),
@@ -207,10 +216,15 @@ export class TransformerPlan {
 
     const result: StepResult = { dispatches: 0, submits: 0 };
     if (rows.length === 0) {
-      this.encodeTimestampResolve(encoder);
       // A prefill chunk that only fills the cache: nothing to read back, but wait so errors surface here.
-      this.submit(encoder);
-      await this.gpu.device.queue.onSubmittedWorkDone();
+      if (this.timing) {
+        this.encodeTimestampResolve(encoder, this.timing.staging, 0);
+        this.submit(encoder);
+        result.gpuMs = gpuMsOf(await this.readBack(this.timing.staging, 16), 0);
+      } else {
+        this.submit(encoder);
+        await this.gpu.device.queue.onSubmittedWorkDone();
+      }
     } else {
       const V = this.config.vocabSize;
       const per = this.head.maxRows;
@@ -220,14 +234,17 @@ export class TransformerPlan {
         const chunk = first === 0 ? encoder : this.gpu.device.createCommandEncoder({ label: 'head' });
         const timestampWrites = first === 0 && querySet ? { querySet, endOfPassWriteIndex: 1 } : undefined;
         const { bytes, read } = this.head.encode(chunk, this.x, rows.slice(first, first + per), output, timestampWrites);
-        if (first === 0) this.encodeTimestampResolve(chunk);
+        // The timer travels in the head's read-back, right after its data: one mapAsync per step, not two.
+        const timed = first === 0 && this.timing !== undefined;
+        if (timed) this.encodeTimestampResolve(chunk, this.head.staging, timerOffset(bytes));
         this.submit(chunk);
-        const part = read(await this.readBack(this.head.staging, bytes));
+        const data = await this.readBack(this.head.staging, timed ? timerOffset(bytes) + 16 : bytes);
+        if (timed) result.gpuMs = gpuMsOf(data, timerOffset(bytes));
+        const part = read(data);
         if (result.logits) result.logits.set(part.logits!, first * V);
         else Object.assign(result, part);
       }
     }
-    if (this.timing) result.gpuMs = await this.readGpuMs(this.timing.staging);
     this.gpu.throwIfFailed();
     result.dispatches = this.gpu.counters.dispatches - counters.dispatches;
     result.submits = this.gpu.counters.submits - counters.submits;
@@ -239,10 +256,11 @@ export class TransformerPlan {
     this.gpu.counters.submits++;
   }
 
-  private encodeTimestampResolve(encoder: GPUCommandEncoder): void {
+  /** Resolves the step's two timestamps and copies them (16 bytes) into `staging` at `offset`. */
+  private encodeTimestampResolve(encoder: GPUCommandEncoder, staging: GPUBuffer, offset: number): void {
     if (!this.timing) return;
     encoder.resolveQuerySet(this.timing.queries, 0, 2, this.timing.resolved, 0);
-    encoder.copyBufferToBuffer(this.timing.resolved, 0, this.timing.staging, 0, 16);
+    encoder.copyBufferToBuffer(this.timing.resolved, 0, staging, offset, 16);
   }
 
   /** Copies one KV block in every layer (keys and values), through the scratch buffer. */
@@ -293,18 +311,23 @@ export class TransformerPlan {
     return copy;
   }
 
-  private async readGpuMs(staging: GPUBuffer): Promise<number> {
-    const [begin, end] = new BigUint64Array(await this.readBack(staging, 16));
-    return Number(end - begin) / 1e6;
-  }
 
+  /** Writes the step's tokens and block tables through host arrays made once (no allocation per step). */
   private upload(step: Step): void {
-    const tokens = new Uint32Array(step.tokens.length * 4);
-    step.tokens.forEach((t, i) => tokens.set([t.id, t.position, t.sequence, 0], i * 4));
-    this.gpu.device.queue.writeBuffer(this.tokens, 0, tokens);
-    const tables = new Uint32Array(step.blockTables.length * this.maxBlocksPerSequence);
-    step.blockTables.forEach((blocks, s) => tables.set(blocks, s * this.maxBlocksPerSequence));
-    if (tables.length > 0) this.gpu.device.queue.writeBuffer(this.blockTables, 0, tables);
+    const tokens = this.hostTokens;
+    step.tokens.forEach((t, i) => {
+      tokens[i * 4] = t.id;
+      tokens[i * 4 + 1] = t.position;
+      tokens[i * 4 + 2] = t.sequence;
+    });
+    this.gpu.device.queue.writeBuffer(this.tokens, 0, tokens, 0, step.tokens.length * 4);
+    const tables = this.hostTables;
+    const width = this.maxBlocksPerSequence;
+    step.blockTables.forEach((blocks, s) => {
+      tables.set(blocks, s * width);
+      tables.fill(0, s * width + blocks.length, (s + 1) * width);
+    });
+    if (step.blockTables.length > 0) this.gpu.device.queue.writeBuffer(this.blockTables, 0, tables, 0, step.blockTables.length * width);
   }
 
   /** Bad steps become typed errors here, before anything reaches the GPU. */
@@ -337,4 +360,14 @@ export class TransformerPlan {
   destroy(): void {
     for (const b of this.owned) b.destroy();
   }
+}
+
+/** Where the step's timestamps sit in the head's read-back: after `bytes` of head data, 8-byte aligned. */
+function timerOffset(bytes: number): number {
+  return Math.ceil(bytes / 8) * 8;
+}
+
+function gpuMsOf(data: ArrayBuffer, offset: number): number {
+  const [begin, end] = new BigUint64Array(data, offset, 2);
+  return Number(end - begin) / 1e6;
 }

@@ -132,7 +132,9 @@ export function serveEngineInWorker(options: ServeEngineOptions = {}): ServedEng
             : cachedModelFiles(source.url, { cacheName: source.cache === false ? null : undefined, signal, onProgress: (progress) => post({ type: 'download', progress }) });
         // Engine.load ends with a warm-up step that compiles every GPU pipeline (seconds on a software adapter), so
         // "ready" means ready and the first TTFT a person sees is the model's, not the shader compiler's.
+        // GPU time per step is on by default here: the app shows it (its GPU view and benchmark records).
         const loaded = await Engine.load(ctx, files, {
+          gpuTiming: true,
           ...options.engineOptions,
           onProgress: (progress) => {
             post({ type: 'upload', progress });

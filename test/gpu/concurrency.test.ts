@@ -188,7 +188,39 @@ describe('features that must not depend on the batch', () => {
     expect(s.steps.prefill).toBeGreaterThan(0);
     expect(s.decodeTokensPerSecond).toBeGreaterThan(0);
     expect(s.prefillTokensPerSecond).toBeGreaterThan(0);
-    if (!gpu.features.timestampQuery) expect(s.gpuMsPerStep).toBeUndefined();
+    // Off by default (gpuTiming): no timer, whatever the adapter has.
+    expect(s.gpuMsPerStep).toBeUndefined();
+  });
+
+  it('with gpuTiming, GPU ms per step come with the same tokens, where the adapter has timestamp queries', async () => {
+    const timed = await demo({ gpuTiming: true });
+    try {
+      // A 40-token prompt with 16-token chunks: prefill-only steps (timer read alone) and steps with a head (timer
+      // read with the ids).
+      const prompt = engine.encode(SHARED).slice(0, 40);
+      const options = { greedy: true, maxNewTokens: 5 } as const;
+      const chunked = await Engine.load(gpu, await projectModelFiles('models/gpt2-shakespeare'), { gpuTiming: true, maxBatchTokens: 16 });
+      try {
+        const [plain, withTimer, withChunks] = await Promise.all([engine.generate(prompt, options).result, timed.generate(prompt, options).result, chunked.generate(prompt, options).result]);
+        expect(withTimer.ids).toEqual(plain.ids);
+        expect(withChunks.ids).toEqual(plain.ids);
+        for (const s of [timed.summary(), chunked.summary()]) {
+          if (gpu.features.timestampQuery) {
+            for (const kind of ['prefill', 'decode'] as const) {
+              expect(Number.isFinite(s.gpuMsPerStep![kind].p50)).toBe(true);
+              expect(s.gpuMsPerStep![kind].p50).toBeGreaterThanOrEqual(0);
+            }
+          } else {
+            expect(s.gpuMsPerStep).toBeUndefined();
+          }
+        }
+        console.log(`gpuTiming: timestamp-query ${gpu.features.timestampQuery}, ${JSON.stringify(chunked.summary().gpuMsPerStep)}`);
+      } finally {
+        await chunked.dispose();
+      }
+    } finally {
+      await timed.dispose();
+    }
   });
 });
 
