@@ -19,9 +19,11 @@
 //   {key > T} ∪ {the first j tokens, by id, with key == T}, key the f32 bit pattern (for p ≥ 0, bit order = value
 //   order). T and j come from a radix select over the keys, 8 bits a pass from the top: a pass counts and weighs the
 //   tokens of each digit in workgroup atomics (exact integers), then one thread picks the digit where the running
-//   count (top-k) or weight (top-p) reaches what is needed. Ties at T need no pass: they all weigh w(T). The draw: each
-//   thread weighs a contiguous chunk of ids, one thread scans the 256 chunk weights in order to find the chunk, and
-//   that chunk's thread walks it. At most 1 + 4 + 4 + 2 passes over the row.
+//   count (top-k) or weight (top-p) reaches what is needed; once the keys still in the running fit in LIST_CAP, a
+//   pass collects them and the next passes read that list, not the row (top-p after top-k reads only the top-k keys).
+//   Ties at T need no pass: they all weigh w(T). The draw: each thread weighs a contiguous chunk of ids, one thread
+//   scans the 256 chunk weights in order to find the chunk, and that chunk's thread walks it. So top-k 40 reads the
+//   row 4 times (scan, two radix passes, draw), 2 with no top-k / top-p.
 // Hazards: WGSL has no 64-bit integers and no mul-hi: 64-bit values are vec2u(lo, hi) and products go through 16-bit
 //   halves (mul_wide). Non-finite values are found from their bits, never by comparing floats (see argmax.wgsl).
 
@@ -44,6 +46,7 @@ struct Selection {
   need_lo: u32,   // by weight: weight still needed within the prefix (64-bit)
   need_hi: u32,
   tied: u32,      // tokens in the chosen digit's bucket (after the last pass: tokens with key == threshold)
+  listed: u32,    // keys in `list` (when the pass collected them)
 }
 
 struct Draw {
@@ -57,6 +60,7 @@ const DIGITS: u32 = 256u;
 const NON_FINITE_FLAG: u32 = 0x80000000u;
 const EXPONENT_MASK: u32 = 0x7f800000u;
 const FULL_P: u32 = 0x1000000u;
+const LIST_CAP: u32 = 1024u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> probs: array<f32>;              // (R, V)
@@ -75,6 +79,8 @@ var<workgroup> chunk_lo: array<u32, WG>;       // per thread: weight of its chun
 var<workgroup> chunk_hi: array<u32, WG>;
 var<workgroup> chunk_tied: array<u32, WG>;     // per thread: tokens with key == T in its chunk, then those before it
 var<workgroup> draw: Draw;
+var<workgroup> list: array<u32, LIST_CAP>;     // keys still matching the prefix, once they fit (any order)
+var<workgroup> list_len: atomic<u32>;
 
 // ---- 64-bit unsigned arithmetic on vec2u(lo, hi) ----
 
@@ -167,23 +173,44 @@ fn key_at(base: u32, i: u32) -> u32 {
   return key_of(bitcast<u32>(probs[base + i]));
 }
 
+/** Adds one token of key k to digit d's bucket: its count, and its weight when selecting by weight. */
+fn histogram_add(d: u32, k: u32, e_top: u32, by_weight: bool) {
+  atomicAdd(&h_count[d], 1u);
+  if (by_weight) {
+    let w = weight(k, e_top);
+    let old = atomicAdd(&h_lo[d], w.x);
+    let carry = select(0u, 1u, old + w.x < old);
+    if (w.y + carry != 0u) {
+      atomicAdd(&h_hi[d], w.y + carry);
+    }
+  }
+}
+
 /**
  * Radix select over the keys > floor_key (plus, for top-p, the first `extra` tokens with key == floor_key: the top-k
  * set's tie, weighed as extra · w(floor_key)). By count: the key of the need-th token of the rank; by weight: the key
  * where the running weight reaches `need` (top_p ≠ 0: need is Q, computed from the first pass's total). Leaves the
- * threshold in sel.prefix and what is still needed at it in sel.need_c / need_lo, need_hi.
+ * threshold in sel.prefix and what is still needed at it in sel.need_c / need_lo, need_hi. `expected`: how many keys
+ * are > floor_key. Once the keys still matching the prefix fit in `list`, a pass collects them and the later passes
+ * read the list instead of the row (the histograms are sums, so the list's order does not matter).
  */
-fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_weight: bool, need: u32, top_p: u32) -> Selection {
+fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_weight: bool, need: u32, top_p: u32, expected: u32) -> Selection {
   if (lid == 0u) {
-    sel = Selection(0u, need, 0u, 0u, 0u);
+    sel = Selection(0u, need, 0u, 0u, expected, 0u);
   }
   var s = workgroupUniformLoad(&sel);
+  var listed = false;
   for (var level = 0u; level < 4u; level = level + 1u) {
     let shift = 24u - 8u * level;
     let mask = select(0xffffffffu << (shift + 8u), 0u, level == 0u);
+    // s.tied: the tokens matching the prefix (the virtual tie included, which is never listed)
+    let collect = !listed && s.tied <= LIST_CAP;
     atomicStore(&h_count[lid], 0u);
     atomicStore(&h_lo[lid], 0u);
     atomicStore(&h_hi[lid], 0u);
+    if (lid == 0u && collect) {
+      atomicStore(&list_len, 0u);
+    }
     workgroupBarrier();
     if (lid == 0u && extra > 0u && (floor_key & mask) == s.prefix) {
       let d = (floor_key >> shift) & 0xffu;
@@ -192,16 +219,24 @@ fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_
       let old = atomicAdd(&h_lo[d], w.x);
       atomicAdd(&h_hi[d], w.y + select(0u, 1u, old + w.x < old));
     }
-    for (var i = lid; i < p.vocab; i = i + WG) {
-      let k = key_at(base, i);
-      if (k > floor_key && (k & mask) == s.prefix) {
-        let d = (k >> shift) & 0xffu;
-        let w = weight(k, e_top);
-        atomicAdd(&h_count[d], 1u);
-        let old = atomicAdd(&h_lo[d], w.x);
-        let carry = select(0u, 1u, old + w.x < old);
-        if (w.y + carry != 0u) {
-          atomicAdd(&h_hi[d], w.y + carry);
+    if (listed) {
+      for (var n = lid; n < s.listed; n = n + WG) {
+        let k = list[n];
+        if ((k & mask) == s.prefix) {
+          histogram_add((k >> shift) & 0xffu, k, e_top, by_weight);
+        }
+      }
+    } else {
+      for (var i = lid; i < p.vocab; i = i + WG) {
+        let k = key_at(base, i);
+        if (k > floor_key && (k & mask) == s.prefix) {
+          histogram_add((k >> shift) & 0xffu, k, e_top, by_weight);
+          if (collect) {
+            let slot = atomicAdd(&list_len, 1u);
+            if (slot < LIST_CAP) {
+              list[slot] = k;
+            }
+          }
         }
       }
     }
@@ -233,9 +268,11 @@ fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_
         cum_w = add64(cum_w, w);
       }
       let left = sub64(need_w, cum_w);
-      sel = Selection(sel.prefix | (chosen << shift), sel.need_c - select(cum_c, 0u, by_weight), left.x, left.y, in_bucket);
+      let listed_now = select(sel.listed, atomicLoad(&list_len), collect);
+      sel = Selection(sel.prefix | (chosen << shift), sel.need_c - select(cum_c, 0u, by_weight), left.x, left.y, in_bucket, listed_now);
     }
     s = workgroupUniformLoad(&sel);
+    listed = listed || collect;
   }
   return s;
 }
@@ -290,12 +327,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var t = 0u;
   var j = 0u;
   if (rs.top_k != 0u && rs.top_k < row_scan.z) {
-    let s = radix_select(base, lid, e_top, 0u, 0u, false, rs.top_k, 0u);
+    let s = radix_select(base, lid, e_top, 0u, 0u, false, rs.top_k, 0u, row_scan.z);
     t = s.prefix;
     j = s.need_c;
   }
   if (rs.top_p < FULL_P) {
-    let s = radix_select(base, lid, e_top, t, j, true, 0u, rs.top_p);
+    // the tokens above t: all positive ones, or the top-k set but its tie at t
+    let s = radix_select(base, lid, e_top, t, j, true, 0u, rs.top_p, select(row_scan.z, rs.top_k - j, t != 0u));
     // The tokens tied at the threshold weigh the same: take the fewest that reach what is still needed (≥ 1).
     if (lid == 0u) {
       let w = weight(s.prefix, e_top);
