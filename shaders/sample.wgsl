@@ -1,6 +1,7 @@
 // Sampling on the GPU: top-k, top-p and the draw for each row of probabilities (already penalized and softmaxed with
-// the row's temperature by repetition_penalty.wgsl and softmax.wgsl), with a counter-based generator, so only one id
-// per row travels back. Semantics (Hugging Face's processors, in their order), defined exactly on integers:
+// the row's temperature by repetition_penalty.wgsl and softmax.wgsl; any non-negative weights do, and the engine gives
+// exp((l - max) / τ) without the normalization, since only ratios matter), with a counter-based generator, so only one
+// id per row travels back. Semantics (Hugging Face's processors, in their order), defined exactly on integers:
 // - Each probability becomes a fixed-point weight w = floor(p / 2^(e_top - 166)), where 2^(e_top - 126) bounds the
 //   row's largest value: the top token's weight is in [2^39, 2^40); values below 2^-40 of it weigh 0 (never drawn).
 //   Sums of weights are exact 64-bit integers, so no result depends on a summation order, a workgroup size or a GPU.

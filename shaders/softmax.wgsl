@@ -1,4 +1,6 @@
 // Row softmax with a temperature per row, for sampling: probs[r, v] = exp((logits[r, v] - max_r) / τ_r) / Σ_v exp(…).
+// Variant NORMALIZE = false leaves out the division (and the sum): probs[r, v] = exp((logits[r, v] - max_r) / τ_r),
+//   the top token at exactly 1, for sample.wgsl, whose draw depends only on the ratios (one pass fewer).
 // Layout: logits, probs (R, V); inv_temperature (R) holds 1/τ_r. Mapping: one 64-thread workgroup per row; three strided passes (max, sum, write)
 //   with tree reductions. Subtracting the row max first keeps exp() in range for any logits.
 
@@ -45,6 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     probs[base + i] = e;
     local_sum = local_sum + e;
   }
+#if ${NORMALIZE}
   workgroupBarrier();  // see layernorm.wgsl: llvmpipe needs it between consecutive reductions
   red[lid] = local_sum;
   workgroupBarrier();
@@ -59,4 +62,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   for (var i = lid; i < p.vocab; i = i + WG) {
     probs[base + i] = probs[base + i] * inv_sum;
   }
+#endif
 }

@@ -8,10 +8,12 @@ export interface SoftmaxArgs {
   invTemperature: GPUBuffer; // (R) f32, 1/τ per row
   probs: GPUBuffer; // (R, V)
   vocab: number; // V
+  /** false: exp((logit - max) / τ) without dividing by the sum (the input sample.wgsl needs). Default true. */
+  normalize?: boolean;
 }
 
 export function softmax(gpu: GpuContext, label: string, a: SoftmaxArgs): KernelCall {
-  const pipeline = computePipeline(gpu, 'softmax', template);
+  const pipeline = computePipeline(gpu, 'softmax', template, { NORMALIZE: a.normalize !== false });
   return new KernelCall(gpu, label, pipeline, [a.logits, a.invTemperature, a.probs], (rows) => ({
     params: new Params().u32('rows', rows).u32('vocab', a.vocab),
     grid: [rows],

@@ -49,7 +49,7 @@ export class OutputHead {
   private readonly rows: GPUBuffer; // (R, C) residual rows gathered from the step
   private readonly rowsNorm: GPUBuffer; // (R, C)
   private readonly logits: GPUBuffer; // (R, V)
-  private readonly probs: GPUBuffer; // (R, V)
+  private readonly probs: GPUBuffer; // (R, V) exp((logit - max) / τ), not normalized: the draw needs only the ratios
   private readonly ids: GPUBuffer; // (R) u32: argmax id | NON_FINITE_FLAG (bit 31) when the row held NaN / ±Inf
   private readonly drawn: GPUBuffer; // (R) u32: sampled id | NON_FINITE_FLAG when the probabilities held NaN / ±Inf
   private readonly sampleSettings: GPUBuffer; // (R, SAMPLE_SETTINGS_WORDS) u32: sampled, top-k, top-p, seed, index
@@ -98,7 +98,7 @@ export class OutputHead {
       this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));
       this.penaltyCall = own(repetitionPenalty(gpu, 'repetition penalty', { logits: this.logits, history: this.history, offsets: this.historyOffsets, penalty: this.penalty, vocab: V }));
       this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
-      this.softmaxCall = own(softmax(gpu, 'softmax', { logits: this.logits, invTemperature: this.invTemperature, probs: this.probs, vocab: V }));
+      this.softmaxCall = own(softmax(gpu, 'softmax', { logits: this.logits, invTemperature: this.invTemperature, probs: this.probs, vocab: V, normalize: false }));
       this.sampleCall = own(sample(gpu, 'sample', { probs: this.probs, settings: this.sampleSettings, drawn: this.drawn, vocab: V }));
     } catch (e) {
       this.destroy();

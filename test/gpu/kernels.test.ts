@@ -268,6 +268,19 @@ describe('softmax', () => {
     for (let r = 0; r < rows; r++) want.set(softmaxRef(logits.subarray(r * vocab, (r + 1) * vocab), temperatures[r]), r * vocab);
     expectClose(got, want, 1e-7, 1e-4, 'softmax');
     call.destroy();
+    // without the normalization (sample.wgsl's input): exp((l - max) / τ), the top at exactly 1
+    const raw = g.buffer('raw', logits.byteLength);
+    const unnormalized = softmax(g.gpu, 'softmax raw', { logits: g.upload('logits', logits), invTemperature: g.upload('inv t', Float32Array.from(temperatures, (t) => 1 / t)), probs: raw, vocab, normalize: false });
+    g.run((pass) => unnormalized.encode(pass, rows));
+    const gotRaw = await g.readF32(raw, logits.length);
+    for (let r = 0; r < rows; r++) {
+      const row = logits.subarray(r * vocab, (r + 1) * vocab);
+      const max = Math.max(...row);
+      const wantRaw = Array.from(row, (l) => Math.exp((l - max) / temperatures[r]));
+      expectClose(gotRaw.subarray(r * vocab, (r + 1) * vocab), wantRaw, 1e-7, 1e-5, 'softmax without normalization');
+      expect(Math.max(...gotRaw.subarray(r * vocab, (r + 1) * vocab))).toBe(1);
+    }
+    unnormalized.destroy();
   });
 });
 

@@ -147,7 +147,7 @@ describe('the draws follow the kept, renormalized distribution (chi-square, fixe
     [0, 0.6],
     [30, 0.7],
   ])('top-k %i, top-p %f', async (topK, topP) => {
-    const draws = 24000;
+    const draws = 12000;
     const rows: SampleRow[] = Array.from({ length: draws }, (_, i) => ({ active: true, topK, topP, seed: 1234, tokenIndex: i }));
     const flat = new Float32Array(draws * vocab);
     for (let r = 0; r < draws; r++) flat.set(row, r * vocab);

@@ -112,6 +112,7 @@ function buildSites(fake: FakeGpu, s: Shape): Site[] {
   add('penalty', repetitionPenalty(gpu, 'penalty', { logits: b('l'), history: b('h'), offsets: b('o'), penalty: b('p'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
   add('argmax', argmax(gpu, 'argmax', { logits: b('l'), ids: b('ids'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
   add('softmax', softmax(gpu, 'softmax', { logits: b('l'), invTemperature: b('t'), probs: b('p'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
+  add('softmax unnormalized', softmax(gpu, 'softmax unnormalized', { logits: b('l'), invTemperature: b('t'), probs: b('p'), vocab: s.V, normalize: false }), (rows) => ({ rows, vocab: s.V }));
   for (const bitsOnly of [false, true]) {
     const label = `sample${bitsOnly ? ' bits' : ''}`;
     add(label, sample(gpu, label, { probs: b('p'), settings: b('s'), drawn: b('d'), vocab: s.V, bitsOnly }), (rows) => ({ rows, vocab: s.V }));
