@@ -20,7 +20,9 @@
 //   {key > T} ∪ {the first j tokens, by id, with key == T}, key the f32 bit pattern (for p ≥ 0, bit order = value
 //   order). T and j come from a radix select over the keys, 8 bits a pass from the top: a pass counts and weighs the
 //   tokens of each digit in workgroup atomics (exact integers), then one thread picks the digit where the running
-//   count (top-k) or weight (top-p) reaches what is needed; once the keys still in the running fit in LIST_CAP, a
+//   count (top-k) or weight (top-p) reaches what is needed (the first pass over a long row counts in registers for
+//   the 7 digits at the top and one slot below, and is redone with atomics only when the digit falls in that slot;
+//   the sums are the same either way); once the keys still in the running fit in LIST_CAP, a
 //   pass collects them and the next passes read that list, not the row (top-p after top-k reads only the top-k keys).
 //   Ties at T need no pass: they all weigh w(T). The draw: each thread weighs a contiguous chunk of ids, one thread
 //   scans the 256 chunk weights in order to find the chunk, and that chunk's thread walks it. So top-k 40 reads the
@@ -82,6 +84,7 @@ var<workgroup> chunk_tied: array<u32, WG>;     // per thread: tokens with key ==
 var<workgroup> draw: Draw;
 var<workgroup> list: array<u32, LIST_CAP>;     // keys still matching the prefix, once they fit (any order)
 var<workgroup> list_len: atomic<u32>;
+var<workgroup> retry: u32;                     // 1: the windowed first pass did not decide the digit
 
 // ---- 64-bit unsigned arithmetic on vec2u(lo, hi) ----
 
@@ -195,7 +198,7 @@ fn histogram_add(d: u32, k: u32, e_top: u32, by_weight: bool) {
  * are > floor_key. Once the keys still matching the prefix fit in `list`, a pass collects them and the later passes
  * read the list instead of the row (the histograms are sums, so the list's order does not matter).
  */
-fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_weight: bool, need: u32, top_p: u32, expected: u32) -> Selection {
+fn radix_select(base: u32, lid: u32, e_top: u32, top_key: u32, floor_key: u32, extra: u32, by_weight: bool, need: u32, top_p: u32, expected: u32) -> Selection {
   if (lid == 0u) {
     sel = Selection(0u, need, 0u, 0u, expected, 0u);
   }
@@ -206,6 +209,13 @@ fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_
     let mask = select(0xffffffffu << (shift + 8u), 0u, level == 0u);
     // s.tied: the tokens matching the prefix (the virtual tie included, which is never listed)
     let collect = !listed && s.tied <= LIST_CAP;
+    // The first pass over a long row counts in registers, for the 7 digits below the top one's (values down to about
+    // 2^-14 of the top) and one slot for everything lower, then adds 8 totals per thread: 50k atomics on one
+    // address range cost more than the rest of the kernel. When the digit falls in the lowest slot, the pass is redone
+    // in full.
+    var windowed = level == 0u && !collect;
+    let lo_d = (top_key >> 24u) - min(top_key >> 24u, 6u);
+    loop {
     atomicStore(&h_count[lid], 0u);
     atomicStore(&h_lo[lid], 0u);
     atomicStore(&h_hi[lid], 0u);
@@ -220,7 +230,33 @@ fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_
       let old = atomicAdd(&h_lo[d], w.x);
       atomicAdd(&h_hi[d], w.y + select(0u, 1u, old + w.x < old));
     }
-    if (listed) {
+    if (windowed) {
+      var wc = array<u32, 8>();
+      var wlo = array<u32, 8>();
+      var whi = array<u32, 8>();
+      for (var i = lid; i < p.vocab; i = i + WG) {
+        let k = key_at(base, i);
+        if (k > floor_key) {
+          let d = k >> 24u;
+          let x = select(d + 1u - lo_d, 0u, d < lo_d);
+          wc[x] = wc[x] + 1u;
+          if (by_weight) {
+            let w = weight(k, e_top);
+            let lo = wlo[x] + w.x;
+            whi[x] = whi[x] + w.y + select(0u, 1u, lo < w.x);
+            wlo[x] = lo;
+          }
+        }
+      }
+      for (var x = 0u; x < 8u; x = x + 1u) {
+        if (wc[x] != 0u) {
+          let d = lo_d + x - 1u;
+          atomicAdd(&h_count[d], wc[x]);
+          let old = atomicAdd(&h_lo[d], wlo[x]);
+          atomicAdd(&h_hi[d], whi[x] + select(0u, 1u, old + wlo[x] < old));
+        }
+      }
+    } else if (listed) {
       for (var n = lid; n < s.listed; n = n + WG) {
         let k = list[n];
         if ((k & mask) == s.prefix) {
@@ -254,6 +290,7 @@ fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_
       var cum_c = 0u;
       var cum_w = vec2u(0u, 0u);
       var chosen = 0u;
+      var found = false;
       var in_bucket = 0u;
       for (var n = 0u; n < DIGITS; n = n + 1u) {
         let d = DIGITS - 1u - n;
@@ -262,15 +299,25 @@ fn radix_select(base: u32, lid: u32, e_top: u32, floor_key: u32, extra: u32, by_
         let reached = select(cum_c + c >= sel.need_c, ge64(add64(cum_w, w), need_w), by_weight);
         if (reached) {
           chosen = d;
+          found = true;
           in_bucket = c;
           break;
         }
         cum_c = cum_c + c;
         cum_w = add64(cum_w, w);
       }
-      let left = sub64(need_w, cum_w);
-      let listed_now = select(sel.listed, atomicLoad(&list_len), collect);
-      sel = Selection(sel.prefix | (chosen << shift), sel.need_c - select(cum_c, 0u, by_weight), left.x, left.y, in_bucket, listed_now);
+      retry = select(0u, 1u, windowed && (!found || (lo_d > 0u && chosen < lo_d)));
+      if (retry == 0u) {
+        let left = sub64(need_w, cum_w);
+        let listed_now = select(sel.listed, atomicLoad(&list_len), collect);
+        sel = Selection(sel.prefix | (chosen << shift), sel.need_c - select(cum_c, 0u, by_weight), left.x, left.y, in_bucket, listed_now);
+      }
+    }
+    let again = workgroupUniformLoad(&retry);
+    if (again == 0u) {
+      break;
+    }
+    windowed = false;
     }
     s = workgroupUniformLoad(&sel);
     listed = listed || collect;
@@ -328,13 +375,13 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   var t = 0u;
   var j = 0u;
   if (rs.top_k != 0u && rs.top_k < row_scan.z) {
-    let s = radix_select(base, lid, e_top, 0u, 0u, false, rs.top_k, 0u, row_scan.z);
+    let s = radix_select(base, lid, e_top, row_scan.y, 0u, 0u, false, rs.top_k, 0u, row_scan.z);
     t = s.prefix;
     j = s.need_c;
   }
   if (rs.top_p < FULL_P) {
     // the tokens above t: all positive ones, or the top-k set but its tie at t
-    let s = radix_select(base, lid, e_top, t, j, true, 0u, rs.top_p, select(row_scan.z, rs.top_k - j, t != 0u));
+    let s = radix_select(base, lid, e_top, row_scan.y, t, j, true, 0u, rs.top_p, select(row_scan.z, rs.top_k - j, t != 0u));
     // The tokens tied at the threshold weigh the same: take the fewest that reach what is still needed (≥ 1).
     if (lid == 0u) {
       let w = weight(s.prefix, e_top);

@@ -103,6 +103,27 @@ describe('the draw, GPU against the CPU twin, bit for bit', () => {
     for (let s = 0; s < 4; s++) expect(Math.max(...got.filter((_, i) => i % 4 === s))).toBeGreaterThan(bound[s] * 0.8);
   });
 
+  it('a few dominant tokens over a long tail: the digit falls below the first pass\'s window, which is redone in full', async () => {
+    const vocab = 50000; // a tail at 2^-17 … 2^-16 of the top still holds most of the mass
+    const rand = seededRandom(17);
+    const rows: SampleRow[] = [];
+    const probs: Float32Array[] = [];
+    for (const topK of [0, 40, 4000]) {
+      for (const topP of [0.9, 0.99, 1]) {
+        for (let n = 0; n < 3; n++) {
+          const row = Float32Array.from({ length: vocab }, () => rand(0.5, 1) * 2 ** -18);
+          for (let d = 0; d <= n; d++) row[Math.floor(rand(0, vocab))] = rand(0.25, 0.26);
+          probs.push(row);
+          rows.push({ active: true, topK, topP, seed: 11, tokenIndex: rows.length });
+        }
+      }
+    }
+    const flat = new Float32Array(rows.length * vocab);
+    probs.forEach((row, r) => flat.set(row, r * vocab));
+    const got = await drawOnGpu(flat, vocab, rows);
+    expect(Array.from(got)).toEqual(rows.map((r, i) => sampleRef(probs[i], r.topK, r.topP, r.seed, r.tokenIndex).id));
+  });
+
   it('a row is drawn the same alone and among others (batch invariance)', async () => {
     const vocab = 1000;
     const rand = seededRandom(3);
