@@ -28,7 +28,7 @@ import { gelu } from '../kernels/gelu.ts';
 import { residualAdd } from '../kernels/residualAdd.ts';
 import { createRopeTables, rope, type RopeTables } from '../kernels/rope.ts';
 import { kvWrite } from '../kernels/kvWrite.ts';
-import { attention } from '../kernels/attention.ts';
+import { attention, attentionDecodeRows, attentionScratchBytes, type AttentionCall } from '../kernels/attention.ts';
 import type { BlockCopy } from '../kv/blockManager.ts';
 import { OutputHead, type HeadOutput, type HeadResult } from './outputHead.ts';
 
@@ -78,7 +78,7 @@ interface LayerCalls {
   qkv: LinearCall;
   rope?: KernelCall;
   kvWrite: KernelCall;
-  attention: KernelCall;
+  attention: AttentionCall;
   attnOut: LinearCall;
   ln2: KernelCall;
   mlpUp: LinearCall;
@@ -103,6 +103,7 @@ export class TransformerPlan {
   private readonly hidden: GPUBuffer; // (T, I) MLP hidden
   private readonly mlpOut: GPUBuffer; // (T, C)
   private readonly blockScratch: GPUBuffer; // (B, C): WebGPU cannot copy within one buffer, so block copies go through it
+  private readonly attnPartials: GPUBuffer; // (R, H, ceil(contextLength / 64), D + 2) decode attention tile partials, all layers
   private readonly ropeTables?: RopeTables;
   private readonly head: OutputHead;
   private readonly timing?: { queries: GPUQuerySet; resolved: GPUBuffer; staging: GPUBuffer };
@@ -143,6 +144,9 @@ export class TransformerPlan {
       this.hidden = buffer('mlp hidden', T * I * 4);
       this.mlpOut = buffer('mlp out', T * C * 4);
       this.blockScratch = buffer('block copy scratch', kv.blockSize * C * 4);
+      // Decode-path attention rows (R): as many as fit one binding, at most ATTENTION_DECODE_MAX_ROWS; more go to prefill.
+      const decodeRows = attentionDecodeRows(gpu.limits.maxStorageBufferBindingSize, H, D, config.contextLength);
+      this.attnPartials = buffer('attention partials', attentionScratchBytes(decodeRows, H, D, config.contextLength));
       if (gpu.features.timestampQuery && limits.gpuTiming) {
         this.timing = {
           queries: own(gpu.device.createQuerySet({ type: 'timestamp', count: 2 })),
@@ -175,7 +179,7 @@ export class TransformerPlan {
         qkv: own(new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C, weightF16: f16 })),
         rope: this.ropeTables && own(rope(gpu, `L${l} rope`, { qkv: this.qkv, tokens: this.tokens, tables: this.ropeTables, channels: C, numHeads: H, headDim: D })),
         kvWrite: own(kvWrite(gpu, `L${l} kv write`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], numBlocks: kv.numBlocks })),
-        attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, numHeads: H, headDim: D, scale: config.attentionScale(l) })),
+        attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, partials: this.attnPartials, numHeads: H, headDim: D, scale: config.attentionScale(l), maxPositions: config.contextLength, decodeMaxRows: decodeRows })),
         attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C, weightF16: f16 })),
         ln2: own(layerNorm(gpu, `L${l} ln2`, { x: this.x, gamma: w.ln2.weight, beta: w.ln2.bias, y: this.xn, channels: C, eps })),
         mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I, weightF16: f16 })),

@@ -1,11 +1,15 @@
 // The paged-KV path against plain CPU attention: kv_write stores keys/values through block tables with blocks scattered
 // over the pool, then attention reads them back for prefill rows, chunked prefill and decode rows of several sequences.
+// Every attention kernel (src/kernels/attention.ts: decode partials + merge, prefill, v1) is checked against the float64
+// reference at contexts around block and 64-key tile edges; the canonical-order kernels must also agree with each other
+// bit for bit (decode at position t == prefill row t), under permuted block tables, and whatever else is in the step.
 import { describe, expect, it } from 'vitest';
 import { kvWrite } from '../../src/kernels/kvWrite.ts';
-import { attention } from '../../src/kernels/attention.ts';
+import { attention, type AttentionVariant } from '../../src/kernels/attention.ts';
+import { ConfigError, InvalidRequestError } from '../../src/errors.ts';
 import { createRopeTables, rope } from '../../src/kernels/rope.ts';
 import { useGpu } from '../support/gpu.ts';
-import { expectClose, randomArray, seededRandom } from '../support/compare.ts';
+import { expectClose, expectSameBits, randomArray, seededRandom } from '../support/compare.ts';
 import { attendRef, ropeRef } from '../reference/kernels.ts';
 
 const g = useGpu();
@@ -34,12 +38,16 @@ function scatteredBlockTables(seqLens: number[], blockSize: number, maxBlocks: n
   return { tables, numBlocks };
 }
 
-async function checkPagedAttention({ heads, headDim, blockSize, seqLens }: Shape, seed: number) {
+/**
+ * Every token of every sequence (random q, k, v from `seed`) written to a paged cache whose block tables are shuffled by
+ * `tableSeed`; `attend` then runs one attention kernel for any list of those rows (a step) and returns its (rows, C).
+ */
+async function pagedCache({ heads, headDim, blockSize, seqLens }: Shape, seed: number, tableSeed = seed) {
   const rand = seededRandom(seed);
   const channels = heads * headDim;
-  const maxBlocks = Math.max(...seqLens.map((n) => Math.ceil(n / blockSize)));
-  const { tables, numBlocks } = scatteredBlockTables(seqLens, blockSize, maxBlocks, rand);
-  // Every token of every sequence, as one step (a batched prefill).
+  const maxPositions = Math.max(...seqLens);
+  const maxBlocks = Math.ceil(maxPositions / blockSize);
+  const { tables, numBlocks } = scatteredBlockTables(seqLens, blockSize, maxBlocks, seededRandom(tableSeed));
   const rows: { seq: number; pos: number }[] = [];
   seqLens.forEach((n, seq) => {
     for (let pos = 0; pos < n; pos++) rows.push({ seq, pos });
@@ -50,68 +58,141 @@ async function checkPagedAttention({ heads, headDim, blockSize, seqLens }: Shape
   rows.forEach(({ seq, pos }, t) => tokens.set([0, pos, seq, 0], t * 4));
   const kCache = g.buffer('k', numBlocks * blockSize * channels * 4);
   const vCache = g.buffer('v', numBlocks * blockSize * channels * 4);
-  const qkvBuf = g.upload('qkv', qkv);
-  const tokensBuf = g.upload('tokens', tokens);
-  const tablesBuf = g.upload('tables', tables);
-  const out = g.buffer('out', T * channels * 4);
-  const common = { qkv: qkvBuf, tokens: tokensBuf, blockTables: tablesBuf, kCache, vCache, channels, blockSize, maxBlocksPerSequence: maxBlocks };
-  const write = kvWrite(g.gpu, 'kv', { ...common, numBlocks });
-  const scale = 1 / Math.sqrt(headDim);
-  const attend = attention(g.gpu, 'attn', { ...common, out, numHeads: heads, headDim, scale });
-  g.run((pass) => {
-    write.encode(pass, T);
-    attend.encode(pass, T);
-  });
-  const got = await g.readF32(out, T * channels);
-
-  const want = new Float64Array(T * channels);
-  const row = (t: number, part: number, h: number) => qkv.subarray(t * 3 * channels + part * channels + h * headDim, t * 3 * channels + part * channels + (h + 1) * headDim);
-  rows.forEach(({ seq, pos }, t) => {
-    const earlier = rows.map((r, i) => ({ ...r, i })).filter((r) => r.seq === seq && r.pos <= pos);
-    for (let h = 0; h < heads; h++) {
-      const o = attendRef(row(t, 0, h), earlier.map((r) => row(r.i, 1, h)), earlier.map((r) => row(r.i, 2, h)), scale);
-      want.set(o, t * channels + h * headDim);
-    }
-  });
-  expectClose(got, want, 2e-6, 1e-5, 'attention');
+  const blockTables = g.upload('tables', tables);
+  const paged = { kCache, vCache, blockTables, channels, blockSize, maxBlocksPerSequence: maxBlocks };
+  const write = kvWrite(g.gpu, 'kv', { ...paged, qkv: g.upload('qkv', qkv), tokens: g.upload('tokens', tokens), numBlocks });
+  g.run((pass) => write.encode(pass, T));
   write.destroy();
-  attend.destroy();
-  return { kCache, vCache, qkvBuf, tokensBuf, tablesBuf, got, rows, channels, maxBlocks, numBlocks };
-}
+  const scale = 1 / Math.sqrt(headDim);
 
-describe('paged attention', () => {
-  it.each<[string, Shape]>([
-    ['one token', { heads: 1, headDim: 8, blockSize: 16, seqLens: [1] }],
-    ['GPT-2 head size, several blocks', { heads: 2, headDim: 64, blockSize: 16, seqLens: [37] }],
-    ['odd head size, tiny blocks, three sequences', { heads: 3, headDim: 24, blockSize: 4, seqLens: [9, 1, 14] }],
-    ['head size over 64 (two lanes per thread)', { heads: 1, headDim: 96, blockSize: 8, seqLens: [20, 5] }],
-    ['head size 1', { heads: 3, headDim: 1, blockSize: 2, seqLens: [7] }],
-    ['long sequence crossing several 64-key tiles', { heads: 2, headDim: 32, blockSize: 16, seqLens: [150] }],
-  ])('%s', async (_name, shape) => {
-    await checkPagedAttention(shape, shape.seqLens.length * 97 + shape.headDim);
-  });
-
-  it('decode rows and later prefill chunks read what earlier steps wrote, and give the same bits as the full prefill', async () => {
-    const shape = { heads: 2, headDim: 16, blockSize: 4, seqLens: [11, 6] };
-    const { kCache, vCache, qkvBuf, tokensBuf, tablesBuf, got, rows, channels, maxBlocks, numBlocks } = await checkPagedAttention(shape, 5);
-    // Re-run attention for only the last token of each sequence (a decode step) and for the tail of sequence 0 (a later
-    // prefill chunk): the cache already holds every key, and the rows must reproduce the full-prefill rows bit for bit.
-    const pick = [rows.findIndex((r) => r.seq === 0 && r.pos === 10), rows.findIndex((r) => r.seq === 1 && r.pos === 5), ...[7, 8, 9].map((p) => rows.findIndex((r) => r.seq === 0 && r.pos === p))];
-    const allQkv = await g.readF32(qkvBuf, rows.length * 3 * channels);
-    const allTokens = new Uint32Array(await g.readU32(tokensBuf, rows.length * 4));
-    const qkv = new Float32Array(pick.length * 3 * channels);
-    const tokens = new Uint32Array(pick.length * 4);
+  /** The kernel `variant` on the step made of `pick` (indices into rows, in that order). */
+  async function attend(variant: AttentionVariant, pick: readonly number[]): Promise<Float32Array> {
+    const stepQkv = new Float32Array(pick.length * 3 * channels);
+    const stepTokens = new Uint32Array(pick.length * 4);
     pick.forEach((t, i) => {
-      qkv.set(allQkv.subarray(t * 3 * channels, (t + 1) * 3 * channels), i * 3 * channels);
-      tokens.set(allTokens.subarray(t * 4, t * 4 + 4), i * 4);
+      stepQkv.set(qkv.subarray(t * 3 * channels, (t + 1) * 3 * channels), i * 3 * channels);
+      stepTokens.set(tokens.subarray(t * 4, t * 4 + 4), i * 4);
     });
     const out = g.buffer('out', pick.length * channels * 4);
-    const attend = attention(g.gpu, 'attn', { qkv: g.upload('qkv', qkv), tokens: g.upload('tokens', tokens), blockTables: tablesBuf, kCache, vCache, out, channels, numHeads: 2, headDim: 16, blockSize: 4, maxBlocksPerSequence: maxBlocks, scale: 0.25 });
-    g.run((pass) => attend.encode(pass, pick.length));
-    const again = await g.readF32(out, pick.length * channels);
-    pick.forEach((t, i) => expect(Array.from(again.subarray(i * channels, (i + 1) * channels))).toEqual(Array.from(got.subarray(t * channels, (t + 1) * channels))));
-    expect(numBlocks).toBeGreaterThan(4);
-    attend.destroy();
+    const decodeMaxRows = variant === 'decode' ? pick.length : 16;
+    const partials = g.buffer('partials', decodeMaxRows * heads * Math.ceil(maxPositions / 64) * (headDim + 2) * 4);
+    const call = attention(g.gpu, 'attn', {
+      ...paged,
+      qkv: g.upload('step qkv', stepQkv),
+      tokens: g.upload('step tokens', stepTokens),
+      out,
+      partials,
+      numHeads: heads,
+      headDim,
+      scale,
+      maxPositions,
+      decodeMaxRows,
+    });
+    g.run((pass) => call.encode(pass, pick.length, variant));
+    const got = await g.readF32(out, pick.length * channels);
+    call.destroy();
+    return got;
+  }
+
+  /** float64 attention of each row in `pick` over its sequence's positions 0 … pos. */
+  function reference(pick: readonly number[]): Float64Array {
+    const head = (t: number, part: number, h: number) => qkv.subarray(t * 3 * channels + part * channels + h * headDim, t * 3 * channels + part * channels + (h + 1) * headDim);
+    const bySeq = seqLens.map((_, s) => rows.map((r, i) => ({ ...r, i })).filter((r) => r.seq === s));
+    const want = new Float64Array(pick.length * channels);
+    pick.forEach((t, i) => {
+      const earlier = bySeq[rows[t].seq].filter((r) => r.pos <= rows[t].pos);
+      for (let h = 0; h < heads; h++) {
+        want.set(attendRef(head(t, 0, h), earlier.map((r) => head(r.i, 1, h)), earlier.map((r) => head(r.i, 2, h)), scale), i * channels + h * headDim);
+      }
+    });
+    return want;
+  }
+
+  return { rows, channels, numBlocks, attend, reference, all: rows.map((_, i) => i) };
+}
+
+const KERNELS: AttentionVariant[] = ['decode', 'prefill', 'v1'];
+
+describe('paged attention against the float64 reference', () => {
+  // A sequence of n tokens in one step checks every context 1 … n; 129 covers the tile edges 63/64/65 and 127/128/129
+  // and (block size 16) the block edges 15/16/17. Several sequences in one step put rows of different sequences into
+  // one prefill block.
+  it.each<[string, Shape]>([
+    ['one token', { heads: 1, headDim: 8, blockSize: 16, seqLens: [1] }],
+    ['GPT-2 head size, contexts 1 … 129', { heads: 2, headDim: 64, blockSize: 16, seqLens: [129] }],
+    ['odd head size, tiny blocks, four sequences', { heads: 3, headDim: 24, blockSize: 4, seqLens: [9, 1, 65, 14] }],
+    ['head size over 64 (two dims per thread)', { heads: 1, headDim: 96, blockSize: 8, seqLens: [70, 5] }],
+    ['head size 1, blocks of 2', { heads: 3, headDim: 1, blockSize: 2, seqLens: [7, 66] }],
+    ['head size 200 (four slabs, prefill blocks of 4 rows), blocks of 5', { heads: 2, headDim: 200, blockSize: 5, seqLens: [67, 3] }],
+    ['head size 256, block size 1', { heads: 1, headDim: 256, blockSize: 1, seqLens: [65] }],
+  ])('%s', async (_name, shape) => {
+    const c = await pagedCache(shape, shape.seqLens.length * 97 + shape.headDim);
+    const want = c.reference(c.all);
+    for (const variant of KERNELS) expectClose(await c.attend(variant, c.all), want, 2e-6, 1e-5, `attention ${variant}`);
+  });
+
+  it('a long context (1000 tokens, 16 tiles) in every kernel', async () => {
+    const c = await pagedCache({ heads: 2, headDim: 64, blockSize: 16, seqLens: [1000] }, 11);
+    const pick = [0, 63, 64, 500, 998, 999, ...Array.from({ length: 10 }, (_, i) => 900 + i * 9)];
+    const want = c.reference(pick);
+    for (const variant of KERNELS) expectClose(await c.attend(variant, pick), want, 2e-6, 1e-5, `attention ${variant}`);
+    // The whole prompt as one prefill step, its last rows against the reference too.
+    const whole = await c.attend('prefill', c.all);
+    const tail = c.all.slice(990);
+    expectClose(whole.subarray(990 * c.channels), c.reference(tail), 2e-6, 1e-5, 'prefill of the whole prompt');
+  });
+});
+
+describe('paged attention: one canonical order (batch invariance)', () => {
+  it.each<[string, Shape]>([
+    ['GPT-2 head size, blocks of 16', { heads: 2, headDim: 64, blockSize: 16, seqLens: [150, 1, 64] }],
+    ['odd head size, blocks of 3', { heads: 2, headDim: 37, blockSize: 3, seqLens: [70, 17] }],
+    ['head size 130 (three slabs), blocks of 32', { heads: 1, headDim: 130, blockSize: 32, seqLens: [129] }],
+  ])('decode at position t gives prefill row t bit for bit: %s', async (_name, shape) => {
+    const c = await pagedCache(shape, 3 + shape.headDim);
+    const prefill = await c.attend('prefill', c.all);
+    expectSameBits(await c.attend('decode', c.all), prefill, 'decode vs prefill');
+    // A real decode step: the last token of each sequence alone, through the automatic choice (the decode path).
+    const last = shape.seqLens.map((n, s) => c.rows.findIndex((r) => r.seq === s && r.pos === n - 1));
+    const auto = await c.attend('auto', last);
+    last.forEach((t, i) => expectSameBits(auto.subarray(i * c.channels, (i + 1) * c.channels), prefill.subarray(t * c.channels, (t + 1) * c.channels), `decode row ${t}`));
+  });
+
+  it('the same sequence under permuted block tables gives the same bits', async () => {
+    const shape = { heads: 2, headDim: 32, blockSize: 4, seqLens: [100, 9] };
+    const a = await pagedCache(shape, 21, 1);
+    const b = await pagedCache(shape, 21, 2);
+    for (const variant of ['decode', 'prefill'] as const) expectSameBits(await b.attend(variant, b.all), await a.attend(variant, a.all), `${variant}, other block tables`);
+  });
+
+  it("a sequence's rows do not depend on the other rows of the step or their order", async () => {
+    const c = await pagedCache({ heads: 2, headDim: 48, blockSize: 8, seqLens: [40, 70, 3] }, 8);
+    const whole = await c.attend('prefill', c.all);
+    const row = (out: Float32Array, i: number) => out.subarray(i * c.channels, (i + 1) * c.channels);
+    // Sequence 1 alone; then every row interleaved across sequences (prefill blocks of runs of one row), reversed.
+    const alone = c.all.filter((t) => c.rows[t].seq === 1);
+    const mixed = [...c.all].sort((x, y) => c.rows[x].pos - c.rows[y].pos || c.rows[x].seq - c.rows[y].seq).reverse();
+    for (const pick of [alone, mixed, alone.slice(-16), mixed.slice(0, 5)]) {
+      for (const variant of ['decode', 'prefill', 'auto'] as const) {
+        const got = await c.attend(variant, pick);
+        pick.forEach((t, i) => expectSameBits(row(got, i), row(whole, t), `${variant}, row ${t} in a step of ${pick.length}`));
+      }
+    }
+    expect(c.numBlocks).toBeGreaterThan(10);
+  });
+});
+
+describe('paged attention: limits', () => {
+  it('refuses more decode rows than its partials hold, and head sizes over 256', async () => {
+    const b = g.buffer('any', 4096);
+    const args = { qkv: b, tokens: b, blockTables: b, kCache: b, vCache: b, out: b, partials: b, channels: 64, numHeads: 1, headDim: 64, blockSize: 16, maxBlocksPerSequence: 4, scale: 1, maxPositions: 64, decodeMaxRows: 2 };
+    const call = attention(g.gpu, 'attn', args);
+    const encoder = g.gpu.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    expect(() => call.encode(pass, 3, 'decode')).toThrow(InvalidRequestError);
+    pass.end();
+    call.destroy();
+    expect(() => attention(g.gpu, 'attn', { ...args, channels: 257, headDim: 257 })).toThrow(ConfigError);
   });
 });
 

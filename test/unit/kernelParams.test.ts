@@ -89,14 +89,19 @@ function buildSites(fake: FakeGpu, s: Shape): Site[] {
     max_blocks: s.MAXB,
     num_slots: s.NB * s.B,
   }));
-  add('attention', attention(gpu, 'attention', { ...paged, qkv: b('qkv'), out: b('out'), numHeads: s.H, headDim: s.D, scale }), (rows) => ({
-    rows,
-    channels: s.C,
-    head_dim: s.D,
-    block_size: s.B,
-    max_blocks: s.MAXB,
-    scale: Math.fround(scale),
-  }));
+  // Attention: each of its kernels alone (the decode path is two dispatches, partials then merge).
+  const attn = attention(gpu, 'attention', { ...paged, qkv: b('qkv'), out: b('out'), partials: b('partials'), numHeads: s.H, headDim: s.D, scale, maxPositions: s.P, decodeMaxRows: 16 });
+  for (const [part, name] of [['partials', 'decode'], ['merge', 'merge'], ['prefill', 'prefill'], ['v1', 'v1']] as const) {
+    add(`attention (${name})`, attn.parts[part], (rows) => ({
+      rows,
+      channels: s.C,
+      head_dim: s.D,
+      block_size: s.B,
+      max_blocks: s.MAXB,
+      scale: Math.fround(scale),
+      ...(part === 'v1' ? {} : { max_tiles: Math.ceil(s.P / 64) }),
+    }));
+  }
   for (const [name, out, inn, bias] of [
     ['qkv', 3 * s.C, s.C, true],
     ['mlp down', s.C, s.I, true],
