@@ -22,6 +22,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/concurrency.test.ts',
   'test/gpu/numerical.test.ts',
   'test/gpu/shardSources.test.ts',
+  'test/gpu/profile.test.ts',
 ];
 
 const ROOT = import.meta.dirname;
