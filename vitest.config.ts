@@ -23,6 +23,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/numerical.test.ts',
   'test/gpu/sampling.test.ts',
   'test/gpu/shardSources.test.ts',
+  'test/gpu/profile.test.ts',
 ];
 
 const ROOT = import.meta.dirname;

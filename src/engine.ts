@@ -11,7 +11,7 @@ import { loadTokenizerFiles } from './io/tokenizerFiles.ts';
 import { BlockPool, blocksFor } from './kv/blockPool.ts';
 import { KvBlockManager } from './kv/blockManager.ts';
 import { DEFAULT_BLOCK_SIZE, PagedKvCache } from './kv/pagedKvCache.ts';
-import { TransformerPlan, type Step, type StepToken } from './model/transformer.ts';
+import { TransformerPlan, type ProfileSite, type Step, type StepToken } from './model/transformer.ts';
 import { GEMV_MAX_ROWS } from './kernels/matmul.ts';
 import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
 import { describeValue, optionalFunction, optionalSignal, optionsObject } from './requestTypes.ts';
@@ -299,6 +299,49 @@ export class Engine {
         return;
       }
       this.exclusive.push(() => this.computeLogits(ids, options.lastOnly === true).then(resolve, reject));
+      this.kick();
+    });
+  }
+
+  /**
+   * For bench --profile (src/bench/profile.ts): `use` gets the plan's call sites set up as one decode step of `rows`
+   * sequences of `context` positions each (the new token at position context − 1, so attention reads `context` keys),
+   * on KV blocks taken from the pool for the time of `use`, distinct per sequence. Runs between steps with the plan to
+   * itself, like logits(). The blocks hold whatever they held: the sites are for timing, their results are no answer.
+   * Each row samples (temperature 1) with a repetition penalty over `context` ids, so the head's optional sites are set up.
+   */
+  profile<T>(rows: number, context: number, use: (sites: readonly ProfileSite[]) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      try {
+        this.checkUsable();
+        const { maxSequences } = this.scheduler.config;
+        if (!Number.isInteger(rows) || rows < 1 || rows > maxSequences) throw new InvalidRequestError(`a profiled step needs 1 to ${maxSequences} rows (maxSequences), got ${describeValue(rows)}`);
+        if (!Number.isInteger(context) || context < 1 || context > this.config.contextLength) {
+          throw new InvalidRequestError(`a profiled context needs 1 to ${this.config.contextLength} positions (the model's context window), got ${describeValue(context)}`);
+        }
+        const needed = rows * blocksFor(context, this.kv.blockSize);
+        if (needed > this.kv.numBlocks) throw new InvalidRequestError(`${rows} rows of ${context} positions need ${needed} KV blocks but the pool has ${this.kv.numBlocks}; raise kvBlocks`);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      this.exclusive.push(async () => {
+        const seqs = Array.from({ length: rows }, () => this.nextId++);
+        try {
+          this.scheduler.makeRoom(rows * blocksFor(context, this.kv.blockSize));
+          for (const seq of seqs) this.blocks.append(seq, 0, context);
+          const V = this.config.vocabSize;
+          const history = Array.from({ length: Math.min(context, V) }, (_, i) => i);
+          const sampling: RowSampling[] = seqs.map(() => ({ temperature: 1, topK: 40, topP: 0.9, seed: 1, tokenIndex: 0, repetitionPenalty: 1.1, history }));
+          const tokens = seqs.map((_, row): StepToken => ({ id: row % V, position: context - 1, sequence: row }));
+          const step: Step = { tokens, blockTables: seqs.map((seq) => this.blocks.table(seq)), logitRows: tokens.map((_, i) => i) };
+          resolve(await use(this.plan.profileSites(step, sampling)));
+        } catch (e) {
+          reject(e);
+        } finally {
+          for (const seq of seqs) this.blocks.free(seq);
+        }
+      });
       this.kick();
     });
   }

@@ -19,6 +19,10 @@ import { createProgress, stderrSink } from './progress.ts';
 import { checkModelOptions, resolveModel } from './modelSource.ts';
 import { runBenchmark, type BenchProtocol } from '../bench/benchmark.ts';
 import { dawnClasses, describeProxy, GpuCounter, runProxy } from '../bench/proxy.ts';
+import { describeProfile, runProfile } from '../bench/profile.ts';
+import { describeCeiling, runCeiling } from '../bench/ceiling.ts';
+import { createNodeGpuContext } from '../gpu/node.ts';
+import { DEFAULT_BLOCK_SIZE } from '../kv/pagedKvCache.ts';
 import { planSampling } from '../sampling/sampler.ts';
 import { choice, decimal, integer, integerList, parseCommandLine, SEED_MAX, tokenIds, type CommandLine, type Values } from './args.ts';
 
@@ -41,6 +45,12 @@ commands:
                                            --gpu-time adds GPU ms per step (timestamp queries, where the adapter has them)
   bench     --proxy [--json | --out FILE]   per decode step at batch 1 and 16: dispatches, submits, read-backs,
                                            bind groups, bytes bound, host ms with a null GPU (src/bench/proxy.ts)
+  bench     --profile [--rows 1,16] [--contexts 128,1000] [--repeats N] [--json | --out FILE]
+                                           GPU µs of each call site of a decode step, timed alone, per M rows and
+                                           context; N dependent repeats (default 200, 10 on a software adapter);
+                                           with the ceilings and the step's floor (src/bench/profile.ts)
+  bench     --ceiling [--json | --out FILE]   copy GB/s, dependent dispatch gap, read-back round trip
+                                           (src/bench/ceiling.ts)
 
 options for every command:
   --model M            a Hugging Face model folder (config.json, model.safetensors, tokenizer files), or a Hub
@@ -100,8 +110,8 @@ async function readPrompts(line: CommandLine): Promise<(string | number[])[]> {
 }
 
 /** Loads the engine with a progress display for the weight upload (a bar on a terminal; see progress.ts). */
-async function openEngine(values: Values): Promise<Engine> {
-  const options = engineOptions(values);
+async function openEngine(values: Values, overrides: Partial<ReturnType<typeof engineOptions>> = {}): Promise<Engine> {
+  const options = { ...engineOptions(values), ...overrides };
   const model = await resolveModel(values);
   const progress = createProgress(stderrSink(), 'uploading weights to the GPU');
   try {
@@ -208,6 +218,15 @@ async function logits(values: Values): Promise<void> {
 }
 
 async function bench(values: Values): Promise<void> {
+  const modes = (['proxy', 'profile', 'ceiling'] as const).filter((k) => values[k]);
+  if (modes.length > 1) throw new UsageError(`bench takes one of --proxy, --profile, --ceiling, got ${modes.map((k) => `--${k}`).join(' and ')}`);
+  const profileOption = (['rows', 'contexts', 'repeats'] as const).find((k) => values[k] !== undefined);
+  if (profileOption && !values.profile) throw new UsageError(`--${profileOption} is an option of bench --profile; add --profile or drop it`);
+  if (values.profile || values.ceiling) {
+    const protocolOption = ['prompt-lengths', 'new-tokens', 'repetitions', 'concurrency', 'label'].find((k) => values[k as keyof Values] !== undefined);
+    if (protocolOption) throw new UsageError(`bench --${modes[0]} takes no --${protocolOption} (an option of the benchmark protocol); drop it`);
+    return await (values.profile ? profile(values) : ceiling(values));
+  }
   if (values.proxy) {
     // The proxy has its own fixed method (src/bench/proxy.ts); a protocol option would be silently ignored.
     const protocolOption = ['prompt-lengths', 'new-tokens', 'repetitions', 'concurrency', 'label', 'temperature', 'top-k', 'top-p'].find((k) => values[k as keyof Values] !== undefined);
@@ -256,6 +275,49 @@ async function proxy(values: Values): Promise<void> {
   if (values.out) await writeFile(values.out, json);
   if (values.json) process.stdout.write(json);
   else process.stdout.write(`${describeProxy(record)}\n`);
+}
+
+/** Writes a record as --json / --out ask, else the human text. */
+async function emit(values: Values, record: object, text: () => string): Promise<void> {
+  const json = `${JSON.stringify(record)}\n`;
+  if (values.out) await writeFile(values.out, json);
+  if (values.json) process.stdout.write(json);
+  else process.stdout.write(`${text()}\n`);
+}
+
+async function profile(values: Values): Promise<void> {
+  const rows = values.rows !== undefined ? integerList(values.rows, 'rows', 1, 1024) : [1, 16];
+  const contexts = values.contexts !== undefined ? integerList(values.contexts, 'contexts', 1) : [128, 1000];
+  const repeats = integer(values, 'repeats', 1, 1_000_000);
+  const options = engineOptions(values);
+  const maxRows = Math.max(...rows);
+  const maxContext = Math.max(...contexts);
+  if (options.maxSequences !== undefined && options.maxSequences < maxRows) throw new UsageError(`--rows ${maxRows} needs --max-sequences ${maxRows} or more, got ${options.maxSequences}`);
+  // The KV pool the shapes need, and no more (the default pool may be smaller, or much larger than these contexts need).
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const kvBlocks = options.kvBlocks ?? maxRows * Math.ceil(maxContext / blockSize);
+  const engine = await openEngine(values, { kvBlocks, maxSequences: Math.max(options.maxSequences ?? 16, maxRows) });
+  let record;
+  try {
+    const window = engine.config.contextLength;
+    if (maxContext > window) throw new UsageError(`--contexts ${maxContext} is over the model's context window of ${window} positions`);
+    record = await runProfile(engine, { rows, contexts, repeats, onProgress: values.json ? undefined : (message) => process.stderr.write(`profile  ${message}\n`) });
+  } finally {
+    await engine.dispose();
+  }
+  await emit(values, record, () => `${describeCeiling(record.ceiling!)}\n\n${describeProfile(record)}`);
+}
+
+async function ceiling(values: Values): Promise<void> {
+  const { backend } = engineOptions(values);
+  const gpu = await createNodeGpuContext({ backend });
+  let record;
+  try {
+    record = await runCeiling(gpu);
+  } finally {
+    gpu.destroy();
+  }
+  await emit(values, record, () => describeCeiling(record));
 }
 
 async function tokenize(values: Values): Promise<void> {

@@ -162,6 +162,25 @@ export class OutputHead {
     };
   }
 
+  /**
+   * The head's call sites for `rows.length` rows, each encoded on its own (bench --profile; TransformerPlan.profileSites):
+   * ln_f, the LM head and argmax run in every decode step; the penalty and softmax only for rows that use them
+   * (occurrences 0), and are set up here with `rows`' penalties, histories and temperatures.
+   */
+  profileSites(rows: readonly RowSampling[]): { label: string; occurrences: number; encode(pass: GPUComputePassEncoder): void }[] {
+    const R = rows.length;
+    this.uploadPenalties(rows);
+    this.gpu.device.queue.writeBuffer(this.invTemperature, 0, Float32Array.from(rows, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
+    const site = (label: string, occurrences: number, call: { encode(pass: GPUComputePassEncoder, rows: number): void }) => ({ label, occurrences, encode: (pass: GPUComputePassEncoder) => call.encode(pass, R) });
+    return [
+      site('ln_f', 1, this.finalNorm),
+      site('lm head', 1, this.lmHead),
+      site('repetition penalty', 0, this.penaltyCall),
+      site('argmax', 1, this.argmaxCall),
+      site('softmax', 0, this.softmaxCall),
+    ];
+  }
+
   private uploadPenalties(rows: readonly RowSampling[]): void {
     const offsets = new Uint32Array(rows.length + 1);
     rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + (r.repetitionPenalty !== 1 ? r.history.length : 0)));

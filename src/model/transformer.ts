@@ -30,7 +30,7 @@ import { createRopeTables, rope, type RopeTables } from '../kernels/rope.ts';
 import { kvWrite } from '../kernels/kvWrite.ts';
 import { attention, attentionDecodeRows, attentionScratchBytes, type AttentionCall } from '../kernels/attention.ts';
 import type { BlockCopy } from '../kv/blockManager.ts';
-import { OutputHead, type HeadOutput, type HeadResult } from './outputHead.ts';
+import { OutputHead, type HeadOutput, type HeadResult, type RowSampling } from './outputHead.ts';
 
 export interface StepToken {
   id: number;
@@ -50,6 +50,18 @@ export interface Step {
 }
 
 export type StepOutput = HeadOutput;
+
+/**
+ * One call site of a step, for `bench --profile` (src/bench/profile.ts): `encode` adds its dispatch to a pass, for the
+ * step given to `profileSites`; `occurrences` is how often a greedy decode step runs it (layer sites: once per layer;
+ * 0 for sites that run only when a row samples or has a repetition penalty).
+ */
+export interface ProfileSite {
+  /** The call site, layer number folded as in bench --proxy: "L* qkv". */
+  label: string;
+  occurrences: number;
+  encode(pass: GPUComputePassEncoder): void;
+}
 
 export interface StepResult extends HeadResult {
   /** GPU time of the step from timestamp queries, where the adapter has them. */
@@ -253,6 +265,37 @@ export class TransformerPlan {
     result.dispatches = this.gpu.counters.dispatches - counters.dispatches;
     result.submits = this.gpu.counters.submits - counters.submits;
     return result;
+  }
+
+  /**
+   * The call sites of one step, each to be encoded on its own (bench --profile): the embedding, layer 0's sites (all
+   * layers are alike: `occurrences` counts them), the head's for `sampling.length` rows. Uploads the step's tokens and
+   * block tables, so attention reads every key of each sequence's table; the KV contents are whatever the blocks hold.
+   */
+  profileSites(step: Step, sampling: readonly RowSampling[]): ProfileSite[] {
+    this.validate(step, { kind: 'sample', rows: sampling });
+    this.upload(step);
+    const T = step.tokens.length;
+    const n = this.layers.length;
+    const l = this.layers[0];
+    const site = (label: string, occurrences: number, call: { encode(pass: GPUComputePassEncoder, rows: number): void } | undefined): ProfileSite[] =>
+      call ? [{ label, occurrences, encode: (pass) => call.encode(pass, T) }] : [];
+    return [
+      ...site('embed', 1, this.embed),
+      ...site('L* ln1', n, l.ln1),
+      ...site('L* qkv', n, l.qkv),
+      ...site('L* rope', n, l.rope),
+      ...site('L* kv write', n, l.kvWrite),
+      ...site('L* attention', n, l.attention),
+      ...site('L* attn proj', n, l.attnOut),
+      ...site('L* +attn', n, l.addAttn),
+      ...site('L* ln2', n, l.ln2),
+      ...site('L* mlp up', n, l.mlpUp),
+      ...site('L* gelu', n, l.gelu),
+      ...site('L* mlp down', n, l.mlpDown),
+      ...site('L* +mlp', n, l.addMlp),
+      ...this.head.profileSites(sampling),
+    ];
   }
 
   private submit(encoder: GPUCommandEncoder): void {
