@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (issue 12): the WebGPU ceilings, bench --proxy, bench --profile (when it exists),
-# bench of the GPT-2 124M shape with f32 and f16 weights (prompts 1/128/1000, concurrency 1/16), then the PyTorch
+# One call on a lent GPU machine (issue 12): the WebGPU ceilings (the shared kit's ceiling.mjs and bench --ceiling),
+# bench --proxy, bench --profile (per call site of a decode step, M = 1 and 16, contexts 128 and 1000), bench of the GPT-2 124M shape with f32 and f16 weights (prompts 1/128/1000, concurrency 1/16), then the PyTorch
 # peers on the same card. Under 8 minutes: every step has its own timeout, capped by what is left of a total budget
 # (GPU_BENCH_BUDGET_S, default 450 s), so one hang cannot eat the rest. Results go under $OUT (default ./gpu-out).
 #
@@ -18,8 +18,10 @@ BUDGET=${GPU_BENCH_BUDGET_S:-450}
 START=$(date +%s)
 if [ "${GPU_BENCH_QUICK:-0}" = 1 ]; then
   MODEL=${GPU_BENCH_MODEL:-}; PROMPTS=1,8; NEW=3; REPS=1; CONC=1,2; SMALL=1
+  PROFILE=(--rows 1,2 --contexts 16,64 --repeats 2)
 else
   MODEL=${GPU_BENCH_MODEL:-gpt2-124m-random}; PROMPTS=1,128,1000; NEW=64; REPS=2; CONC=1,16; SMALL=0
+  PROFILE=(--rows 1,16 --contexts 128,1000)
 fi
 MODEL_ARG=(); [ -n "$MODEL" ] && MODEL_ARG=(--model "$MODEL")
 
@@ -44,16 +46,14 @@ case "$CLI" in node\ dist/*) [ -f dist/lib/cli.js ] || { log "dist/lib/cli.js is
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,memory.total --format=csv 2>/dev/null || echo "no nvidia-smi"
 } > "$O/machine.txt" 2>&1
 
-# 1. the card's WebGPU ceilings through the same Dawn: copy bandwidth, matmul rate, dependent-dispatch gap, read-back
+# 1. the card's WebGPU ceilings through the same Dawn: copy bandwidth, matmul rate, dependent-dispatch gap, read-back;
+#    then the engine's own probe (src/bench/ceiling.ts: timestamps where the adapter has them)
 SMALL=$SMALL step ceiling 45 ceiling.txt node scripts/gpu/ceiling.mjs
+step ceiling-engine 45 ceiling.json $CLI bench --ceiling --json
 # 2. hardware-independent counts and the host time with a null GPU, on this host
 step proxy 60 proxy.json $CLI bench --proxy "${MODEL_ARG[@]}" --json
-# 3. per-kernel GPU time, where built
-if $CLI --help 2>/dev/null | grep -q -- '--profile'; then
-  step profile 90 profile.json $CLI bench --profile "${MODEL_ARG[@]}" --json
-else
-  log "SKIP profile: this build's bench has no --profile yet"
-fi
+# 3. per-call-site GPU time of a decode step (src/bench/profile.ts), with the ceilings and the step's byte floor
+step profile 90 profile.json $CLI bench --profile "${MODEL_ARG[@]}" "${PROFILE[@]}" --json
 # 4. end to end, f32 then f16 weights
 for w in f32 f16; do
   step "bench-$w" 90 "bench-$w.json" $CLI bench "${MODEL_ARG[@]}" --weights $w --prompt-lengths $PROMPTS \
