@@ -1,7 +1,8 @@
 // The engine: a loaded model on a GPU device, with its tokenizer, paged KV cache, forward plan and scheduler.
-// Any number of generate() calls may be in flight; one loop runs engine steps while there is work, each step chosen
-// by the scheduler (a prefill chunk or a batched decode), and streams every new token to its caller.
-import { ContextWindowExceededError, GpuLimitError, InvalidRequestError, NumericalError, TokenizerError } from './errors.ts';
+// It loads and sizes everything, checks the arguments of generate() and logits(), and hands the requests to its step
+// loop (src/scheduler/stepLoop.ts), which runs engine steps while there is work, each chosen by the scheduler (a
+// prefill chunk or a batched decode) and executed by the forward plan, and streams every new token to its caller.
+import { ContextWindowExceededError, GpuLimitError, InvalidRequestError, TokenizerError } from './errors.ts';
 import { formatBytes } from './gpu/buffers.ts';
 import type { AdapterSummary, GpuContext } from './gpu/context.ts';
 import { parseConfigText, type ModelConfig } from './io/config.ts';
@@ -15,11 +16,12 @@ import { TransformerPlan, type ProfileSite, type Step, type StepToken } from './
 import { GEMV_MAX_ROWS } from './kernels/matmul.ts';
 import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
 import { describeValue, optionalFunction, optionalSignal, optionsObject } from './requestTypes.ts';
-import { GenerationStream, type FinishReason } from './scheduler/generationStream.ts';
+import { GenerationStream } from './scheduler/generationStream.ts';
 import type { RowSampling } from './model/outputHead.ts';
 import { MetricsRecorder, type EngineSummary } from './scheduler/metrics.ts';
 import { ActiveRequest } from './scheduler/request.ts';
-import { Scheduler, Sequence, type SchedulerOutput } from './scheduler/scheduler.ts';
+import { Scheduler, Sequence } from './scheduler/scheduler.ts';
+import { StepLoop } from './scheduler/stepLoop.ts';
 import { Tokenizer } from './tokenizer/index.ts';
 
 export interface EngineOptions {
@@ -91,15 +93,9 @@ const DEFAULT_KV_MEMORY = 256 * 2 ** 20;
 const MAX_LOGIT_ROWS = 64;
 
 export class Engine {
-  private readonly requests = new Map<number, ActiveRequest>();
-  private readonly pendingAborts = new Set<number>();
-  /** Work that needs the plan to itself (logits()), run between steps. */
-  private readonly exclusive: (() => Promise<void>)[] = [];
-  private loop: Promise<void> | undefined;
-  private stepInFlight = false;
-  private nextId = 0;
+  /** Owns the requests in flight and runs the steps; the plan is its executor. */
+  private readonly loop: StepLoop;
   private disposed = false;
-  private metrics = new MetricsRecorder();
 
   private constructor(
     readonly gpu: GpuContext,
@@ -111,7 +107,9 @@ export class Engine {
     private readonly plan: TransformerPlan,
     private readonly blocks: KvBlockManager,
     private readonly scheduler: Scheduler,
-  ) {}
+  ) {
+    this.loop = new StepLoop(scheduler, plan);
+  }
 
   /** Reads config, tokenizer and weights from `files` and builds everything on `gpu`. */
   static async load(gpu: GpuContext, files: ModelFiles, options: EngineOptions = {}): Promise<Engine> {
@@ -179,7 +177,7 @@ export class Engine {
    * request's TTFT. Not counted in the metrics.
    */
   private async warmUp(): Promise<void> {
-    const id = this.nextId++;
+    const id = this.loop.newId();
     const length = Math.min(this.config.contextLength, GEMV_MAX_ROWS + 1, this.plan.limits.maxTokens);
     this.blocks.append(id, 0, length);
     try {
@@ -213,13 +211,13 @@ export class Engine {
 
   /** Starts the figures of `summary()` afresh (e.g. before a benchmark); requests in flight are counted when they end. */
   resetMetrics(): void {
-    this.metrics = new MetricsRecorder();
+    this.loop.metrics = new MetricsRecorder();
     this.blocks.pool.resetPeak();
   }
 
   /** Latency percentiles, throughput, step counts, preemptions and KV use since load (or resetMetrics()). */
   summary(): EngineSummary {
-    return this.metrics.summary({ blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks, peakBlocksUsed: this.blocks.pool.peakUsed });
+    return this.loop.metrics.summary({ blockSize: this.kv.blockSize, totalBlocks: this.kv.numBlocks, peakBlocksUsed: this.blocks.pool.peakUsed });
   }
 
   /** KV blocks held by requests right now (0 once everything has finished). */
@@ -238,8 +236,8 @@ export class Engine {
    * through the scheduler, and each gets exactly the tokens it would get alone.
    */
   generate(prompt: string | readonly number[], options: GenerateOptions = {}): GenerationStream {
-    const id = this.nextId++;
-    const stream = new GenerationStream(() => this.abort(id));
+    const id = this.loop.newId();
+    const stream = new GenerationStream(() => this.loop.abort(id));
     let request: ActiveRequest;
     try {
       this.checkUsable();
@@ -271,14 +269,12 @@ export class Engine {
       request.end('abort');
       return stream;
     }
-    options.signal?.addEventListener('abort', () => this.abort(id), { once: true });
+    options.signal?.addEventListener('abort', () => this.loop.abort(id), { once: true });
     if (request.settings.maxNewTokens === 0) {
       request.end('length');
       return stream;
     }
-    this.requests.set(id, request);
-    this.scheduler.add(request.seq);
-    this.kick();
+    this.loop.submit(request);
     return stream;
   }
 
@@ -287,20 +283,17 @@ export class Engine {
    * `lastOnly`, only the last row (V): the next-token distribution, without reading back P − 1 rows nobody needs.
    */
   logits(ids: readonly number[], options: { lastOnly?: boolean } = {}): Promise<Float32Array> {
-    return new Promise((resolve, reject) => {
-      try {
-        this.checkUsable();
-        if (!Array.isArray(ids)) throw new InvalidRequestError(`logits() takes an array of token ids, got ${describeValue(ids)}`);
-        options = optionsObject(options, "logits' options");
-        this.checkPrompt([...ids]);
-        this.checkLength(ids.length, 0);
-      } catch (e) {
-        reject(e);
-        return;
-      }
-      this.exclusive.push(() => this.computeLogits(ids, options.lastOnly === true).then(resolve, reject));
-      this.kick();
-    });
+    try {
+      this.checkUsable();
+      if (!Array.isArray(ids)) throw new InvalidRequestError(`logits() takes an array of token ids, got ${describeValue(ids)}`);
+      options = optionsObject(options, "logits' options");
+      this.checkPrompt([...ids]);
+      this.checkLength(ids.length, 0);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const lastOnly = options.lastOnly === true;
+    return this.loop.runExclusive(() => this.computeLogits(ids, lastOnly));
   }
 
   /**
@@ -311,9 +304,9 @@ export class Engine {
    * Each row samples (temperature 1) with a repetition penalty over `context` ids, so the head's optional sites are set up.
    */
   profile<T>(rows: number, context: number, use: (sites: readonly ProfileSite[]) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      try {
-        this.checkUsable();
+    try {
+      this.checkUsable();
+      {
         const { maxSequences } = this.scheduler.config;
         if (!Number.isInteger(rows) || rows < 1 || rows > maxSequences) throw new InvalidRequestError(`a profiled step needs 1 to ${maxSequences} rows (maxSequences), got ${describeValue(rows)}`);
         if (!Number.isInteger(context) || context < 1 || context > this.config.contextLength) {
@@ -321,12 +314,12 @@ export class Engine {
         }
         const needed = rows * blocksFor(context, this.kv.blockSize);
         if (needed > this.kv.numBlocks) throw new InvalidRequestError(`${rows} rows of ${context} positions need ${needed} KV blocks but the pool has ${this.kv.numBlocks}; raise kvBlocks`);
-      } catch (e) {
-        reject(e);
-        return;
       }
-      this.exclusive.push(async () => {
-        const seqs = Array.from({ length: rows }, () => this.nextId++);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.loop.runExclusive(async () => {
+        const seqs = Array.from({ length: rows }, () => this.loop.newId());
         try {
           this.scheduler.makeRoom(rows * blocksFor(context, this.kv.blockSize));
           for (const seq of seqs) this.blocks.append(seq, 0, context);
@@ -335,19 +328,15 @@ export class Engine {
           const sampling: RowSampling[] = seqs.map(() => ({ temperature: 1, topK: 40, topP: 0.9, seed: 1, tokenIndex: 0, repetitionPenalty: 1.1, history }));
           const tokens = seqs.map((_, row): StepToken => ({ id: row % V, position: context - 1, sequence: row }));
           const step: Step = { tokens, blockTables: seqs.map((seq) => this.blocks.table(seq)), logitRows: tokens.map((_, i) => i) };
-          resolve(await use(this.plan.profileSites(step, sampling)));
-        } catch (e) {
-          reject(e);
+          return await use(this.plan.profileSites(step, sampling));
         } finally {
           for (const seq of seqs) this.blocks.free(seq);
         }
-      });
-      this.kick();
     });
   }
 
   private async computeLogits(ids: readonly number[], lastOnly: boolean): Promise<Float32Array> {
-    const seq = this.nextId++;
+    const seq = this.loop.newId();
     // Runs between steps with the plan to itself; if running requests hold the blocks it needs, they are preempted
     // (by recompute, as when the pool runs out) and resume afterwards.
     this.scheduler.makeRoom(blocksFor(ids.length, this.kv.blockSize));
@@ -369,121 +358,6 @@ export class Engine {
     } finally {
       this.blocks.free(seq);
     }
-  }
-
-  /** Starts the step loop if it is not running. */
-  private kick(): void {
-    if (this.loop) return;
-    this.loop = this.runLoop().finally(() => {
-      this.loop = undefined;
-      if (this.scheduler.hasWork || this.exclusive.length > 0) this.kick();
-    });
-  }
-
-  private async runLoop(): Promise<void> {
-    // Start after the caller's synchronous code: requests submitted together (a loop of generate() calls) are then
-    // all waiting when the first step is scheduled, and share it.
-    await Promise.resolve();
-    for (;;) {
-      this.applyAborts();
-      const job = this.exclusive.shift();
-      if (job) {
-        await job();
-        continue;
-      }
-      if (!this.scheduler.hasWork) return;
-      try {
-        const out = this.scheduler.schedule();
-        if (out.kind === 'idle') throw new Error('internal error: the scheduler has work but scheduled nothing');
-        await this.runStep(out);
-      } catch (e) {
-        this.failAll(e);
-        return;
-      }
-    }
-  }
-
-  /** Runs one scheduled step on the GPU, then hands each sampled token to its request. */
-  private async runStep(out: SchedulerOutput): Promise<void> {
-    for (const id of out.admitted) this.requests.get(id)?.markAdmitted();
-    const tokens: StepToken[] = [];
-    const logitRows: number[] = [];
-    const sampling: RowSampling[] = [];
-    out.chunks.forEach((chunk, row) => {
-      chunk.ids.forEach((id, i) => tokens.push({ id, position: chunk.start + i, sequence: row }));
-      if (chunk.sample) {
-        logitRows.push(tokens.length - 1);
-        sampling.push(this.requests.get(chunk.seq)!.rowSampling());
-      }
-    });
-    const step: Step = { tokens, blockTables: out.chunks.map((c) => c.blockTable), logitRows, copies: out.copies };
-    const started = performance.now();
-    this.stepInFlight = true;
-    let result;
-    try {
-      result = await this.plan.run(step, { kind: 'sample', rows: sampling });
-    } finally {
-      this.stepInFlight = false;
-    }
-    this.metrics.recordStep(out, performance.now() - started, result);
-
-    const sampled = new Map<number, number>();
-    const failed = new Map<number, NumericalError>();
-    out.chunks.filter((c) => c.sample).forEach((chunk, i) => {
-      const request = this.requests.get(chunk.seq);
-      if (!request || this.pendingAborts.has(chunk.seq)) return;
-      // A row whose logits overflowed has no answer: that request fails, the rest of the batch goes on.
-      const position = chunk.start + chunk.ids.length - 1;
-      const step = request.seq.output.length;
-      if (result.nonFinite![i]) return void failed.set(chunk.seq, new NumericalError(step, position, 'logits'));
-      if (result.nonFiniteProbs?.[i]) return void failed.set(chunk.seq, new NumericalError(step, position, 'probabilities'));
-      sampled.set(chunk.seq, result.ids![i]);
-    });
-    this.scheduler.commit(out, sampled);
-    for (const [seq, error] of failed) this.failOne(seq, error);
-    for (const [seq, token] of sampled) {
-      const request = this.requests.get(seq)!;
-      const reason = request.deliver(token);
-      if (reason) this.finish(seq, reason);
-    }
-  }
-
-  private finish(id: number, reason: FinishReason): void {
-    const request = this.requests.get(id);
-    this.requests.delete(id);
-    this.pendingAborts.delete(id);
-    this.scheduler.finish(id);
-    if (request) this.metrics.recordRequest(request.end(reason).metrics);
-  }
-
-  /** Aborts take effect at once when no step is running, else right after the running step. */
-  private abort(id: number): void {
-    if (!this.requests.has(id)) return;
-    this.pendingAborts.add(id);
-    if (!this.stepInFlight) this.applyAborts();
-  }
-
-  private applyAborts(): void {
-    for (const id of [...this.pendingAborts]) this.finish(id, 'abort');
-  }
-
-  /** Ends one request with `error` (its KV blocks are freed); the others go on. */
-  private failOne(id: number, error: unknown): void {
-    const request = this.requests.get(id);
-    this.requests.delete(id);
-    this.pendingAborts.delete(id);
-    this.scheduler.finish(id);
-    request?.fail(error);
-  }
-
-  /** A GPU failure ends every request in flight with the error (e.g. DeviceLostError). */
-  private failAll(error: unknown): void {
-    for (const [id, request] of this.requests) {
-      this.scheduler.finish(id);
-      request.fail(error);
-    }
-    this.requests.clear();
-    this.pendingAborts.clear();
   }
 
   private checkPrompt(promptIds: number[]): void {
@@ -520,8 +394,8 @@ export class Engine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    for (const id of [...this.requests.keys()]) this.abort(id);
-    await this.loop?.catch(() => {});
+    this.loop.abortAll();
+    await this.loop.settled();
     this.plan.destroy();
     this.kv.destroy();
     this.weights.destroy();

@@ -1,15 +1,22 @@
-// A deterministic fake "model" and a driver that runs the Scheduler the way the engine does, without a GPU.
+// A deterministic fake "model", a fake step executor built on it, and a harness that drives the engine's REAL step loop
+// (src/scheduler/stepLoop.ts: schedule → execute → commit → deliver / finish / abort) one turn at a time, without a GPU.
 //
 // The model's next token is a hash of the WHOLE history (every token, in order) modulo a small vocabulary, so a
 // sequence's output is a pure function of its prompt: the "solo" output can be computed directly, independently of the
-// scheduler. The runner keeps a simulated paged KV cache (physical block → token id stored in each slot), performs the
-// step's block copies, writes each chunk's tokens through its block table, and computes the next token from the tokens
-// READ BACK through the block table: a wrong table, a missed copy, a bad prefix reuse or a stale cached block changes
-// the output. On top of that, every step is checked against an independent model of the policy (FCFS queue, admission
-// order, computed positions, step kinds, victims, block ownership); a violation throws a `HarnessError` naming the step.
+// scheduler. The executor keeps a simulated paged KV cache (physical block → token id stored in each slot), performs the
+// step's block copies, writes every token through its sequence's block table, and computes each logit row's next token
+// from the tokens READ BACK through the block table: a wrong table, a missed copy, a bad prefix reuse or a stale cached
+// block changes the output. The harness submits requests as the engine does (ActiveRequest + GenerationStream), and
+// checks every step against an independent model of the policy (FCFS queue, admission order, computed positions, step
+// kinds, victims, block ownership) and every request's stream against the tokens the executor produced; a violation
+// throws a `HarnessError` naming the step.
 import { BlockPool, blocksFor } from '../../src/kv/blockPool.ts';
 import { KvBlockManager } from '../../src/kv/blockManager.ts';
+import type { Step as PlanStep, StepOutput, StepResult } from '../../src/model/transformer.ts';
+import { GenerationStream, type GenerationChunk, type GenerationResult } from '../../src/scheduler/generationStream.ts';
+import { ActiveRequest } from '../../src/scheduler/request.ts';
 import { Scheduler, Sequence, type SchedulerConfig, type SchedulerOutput } from '../../src/scheduler/scheduler.ts';
+import { StepLoop, type StepExecutor } from '../../src/scheduler/stepLoop.ts';
 
 export const VOCAB = 61;
 
@@ -74,6 +81,100 @@ export class FakeKv {
   }
 }
 
+/** What a fake step may be told to get wrong: a row's logits, or its probabilities, reported as not finite. */
+export type Poison = 'logits' | 'probabilities' | undefined;
+
+export interface FakeExecutorHooks {
+  /** Called as the step starts (the loop counts it as in flight). */
+  beforeRun?(step: PlanStep): void;
+  /** Called with the tokens row `sequence` of the step reads back at positions 0 … count − 1. */
+  onRead?(sequence: number, seen: readonly number[]): void;
+  /** Called with the result before it is returned. */
+  afterRun?(step: PlanStep, result: StepResult): void;
+  /** Which logit rows (given the history they read back) come out non-finite. */
+  poison?(seen: readonly number[]): Poison;
+}
+
+/**
+ * A `StepExecutor` over the fake model and a simulated paged KV cache. It sees only what the GPU plan sees (the
+ * Step's tokens, block tables, logit rows and copies): each logit row's token is `nextToken` of what it reads back.
+ * Rows with a temperature get one-hot probabilities on that token, so sampling picks it too.
+ */
+export class FakeExecutor implements StepExecutor {
+  readonly kv: FakeKv;
+  /** Steps run so far, and whether one is running now. */
+  steps = 0;
+  inFlight = false;
+
+  constructor(
+    blockSize: number,
+    readonly hooks: FakeExecutorHooks = {},
+  ) {
+    this.kv = new FakeKv(blockSize);
+  }
+
+  async run(step: PlanStep, output: StepOutput): Promise<StepResult> {
+    this.inFlight = true;
+    try {
+      // A real step takes time: whatever happens while it runs (aborts, new work) must wait for its end.
+      await Promise.resolve();
+      this.hooks.beforeRun?.(step);
+      if (output.kind !== 'sample' || output.rows.length !== step.logitRows.length) throw new HarnessError(`the step asks for ${output.kind} output of ${step.logitRows.length} rows`);
+      for (const copy of step.copies ?? []) this.kv.copy(copy.from, copy.to);
+      for (const t of step.tokens) this.kv.write(step.blockTables[t.sequence], t.position, t.id);
+      const R = step.logitRows.length;
+      const result: StepResult = { ids: new Uint32Array(R), nonFinite: new Uint8Array(R), dispatches: 0, submits: 0 };
+      // Sampled rows: the GPU draws on its own (outputHead.ts); the fake "draws" the model's one token.
+      if (output.rows.some((r) => r.temperature > 0)) result.nonFiniteProbs = new Uint8Array(R);
+      step.logitRows.forEach((row, i) => {
+        const t = step.tokens[row];
+        const seen = this.kv.read(step.blockTables[t.sequence], t.position + 1);
+        this.hooks.onRead?.(t.sequence, seen);
+        const id = nextToken(seen);
+        result.ids![i] = id;
+        const poison = this.hooks.poison?.(seen);
+        if (poison === 'logits') result.nonFinite![i] = 1;
+        if (poison === 'probabilities' && result.nonFiniteProbs) result.nonFiniteProbs[i] = 1;
+      });
+      this.steps++;
+      this.hooks.afterRun?.(step, result);
+      return result;
+    } finally {
+      this.inFlight = false;
+    }
+  }
+}
+
+/** A stream that records, synchronously, what the loop gave it. */
+export class RecordingStream extends GenerationStream {
+  readonly pushed: number[] = [];
+  ended: GenerationResult | undefined;
+  error: unknown;
+
+  override push(chunk: GenerationChunk): void {
+    this.pushed.push(chunk.tokenId);
+    super.push(chunk);
+  }
+
+  override end(result: GenerationResult): void {
+    this.ended = result;
+    super.end(result);
+  }
+
+  override fail(error: unknown): void {
+    this.error = error;
+    super.fail(error);
+  }
+}
+
+/** A request as Engine.generate() builds it: greedy, no EOS, no stop strings, so it ends after maxNewTokens. */
+export function fakeRequest(loop: StepLoop, id: number, prompt: readonly number[], maxNewTokens: number, sampled = false): ActiveRequest & { stream: RecordingStream } {
+  const stream = new RecordingStream(() => loop.abort(id));
+  const sampling = sampled ? { greedy: false as const, temperature: 0.8, topK: 0, topP: 1, seed: id } : { greedy: true as const };
+  const settings = { sampling, maxNewTokens, repetitionPenalty: 1, stopAtEos: false, stop: [] };
+  return new ActiveRequest(new Sequence(id, prompt, prompt.length + maxNewTokens), settings, stream, undefined) as ActiveRequest & { stream: RecordingStream };
+}
+
 export interface Step {
   /** Step index (0-based). */
   index: number;
@@ -84,7 +185,9 @@ export interface Step {
   waitingBefore: number[];
   /** Running sequences with exactly one token to run before the step. */
   decodeReadyBefore: number[];
-  /** Tokens sampled by the step (live sequences only). */
+  /** Tokens the executor produced for the step's sampling rows, by sequence. */
+  produced: Map<number, number>;
+  /** Tokens delivered by the step (requests still live at its end). */
   sampled: Map<number, number>;
 }
 
@@ -96,6 +199,7 @@ export interface RequestSpec {
   arriveAt?: number;
 }
 
+/** When an abort comes: between steps, or while the step runs (as it starts, or once its result is ready). */
 export type AbortPhase = 'beforeSchedule' | 'beforeRun' | 'beforeCommit';
 
 export interface AbortSpec {
@@ -124,6 +228,9 @@ interface Model {
   output: number[];
   computed: number;
   state: 'pending' | 'waiting' | 'running' | 'finished' | 'aborted';
+  /** Aborted while a step ran: the loop must end it right after that step. */
+  abortPending: boolean;
+  request?: ActiveRequest & { stream: RecordingStream };
   seq?: Sequence;
   admissions: number;
   preemptions: number;
@@ -146,7 +253,9 @@ export class Harness {
   readonly pool: BlockPool;
   readonly blocks: KvBlockManager;
   readonly scheduler: Scheduler;
-  readonly kv: FakeKv;
+  readonly executor: FakeExecutor;
+  /** The engine's own loop, run one turn per step. */
+  readonly loop: StepLoop;
   readonly steps: Step[] = [];
   private readonly models = new Map<number, Model>();
   private readonly order: number[] = []; // request ids in spec order
@@ -154,6 +263,12 @@ export class Harness {
   private running: number[] = []; // admission order
   private prefillSinceDecode = 0;
   private stepIndex = 0;
+  /** The harness model's view before the current turn, for checking the step the loop schedules in it. */
+  private pendingBefore: { runningBefore: number[]; waitingBefore: number[]; decodeReadyBefore: number[]; prefillWanted: boolean; hadWork: boolean } | undefined;
+  /** The step the loop is running (set when it schedules). */
+  private current: Step | undefined;
+  /** The first violation noticed inside the loop (which would otherwise just fail the requests with it). */
+  private violation: HarnessError | undefined;
   readonly maxPrefill: number;
 
   constructor(
@@ -166,15 +281,31 @@ export class Harness {
       { maxBatchTokens: options.maxBatchTokens, maxSequences: options.maxSequences, maxPrefillStepsBetweenDecodes: options.maxPrefillStepsBetweenDecodes },
       this.blocks,
     );
-    this.kv = new FakeKv(options.blockSize);
+    // Check each step as the loop schedules it, before the loop builds and runs it.
+    const schedule = this.scheduler.schedule.bind(this.scheduler);
+    this.scheduler.schedule = () => {
+      const out = schedule();
+      this.guard(() => this.scheduled(out));
+      return out;
+    };
+    this.executor = new FakeExecutor(options.blockSize, {
+      beforeRun: () => this.guard(() => this.applyAborts('beforeRun')),
+      onRead: (row, seen) => this.guard(() => this.checkRead(row, seen)),
+      afterRun: (step, result) => this.guard(() => this.produced(step, result)),
+    });
+    this.loop = new StepLoop(this.scheduler, this.executor, { autoRun: false });
     this.maxPrefill = options.maxPrefillStepsBetweenDecodes ?? 1;
     for (const r of requests) this.plan(r);
+  }
+
+  get kv(): FakeKv {
+    return this.executor.kv;
   }
 
   /** Registers a request to be submitted at its arrival step. */
   plan(spec: RequestSpec): void {
     if (this.models.has(spec.id)) throw new HarnessError(`duplicate request id ${spec.id}`);
-    this.models.set(spec.id, { spec, tokens: [...spec.prompt], output: [], computed: 0, state: 'pending', admissions: 0, preemptions: 0 });
+    this.models.set(spec.id, { spec, tokens: [...spec.prompt], output: [], computed: 0, state: 'pending', abortPending: false, admissions: 0, preemptions: 0 });
     this.order.push(spec.id);
   }
 
@@ -200,29 +331,54 @@ export class Harness {
     return this.running;
   }
 
-  /** Submits every planned request whose arrival step has come. */
+  /** Runs `f`, remembering a HarnessError it throws so that the loop catching it cannot hide it. */
+  private guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof HarnessError) this.violation ??= e;
+      throw e;
+    }
+  }
+
+  /** Submits every planned request whose arrival step has come, as Engine.generate() does. */
   private arrive(): void {
     for (const id of this.order) {
       const m = this.models.get(id)!;
       if (m.state !== 'pending' || (m.spec.arriveAt ?? 0) > this.stepIndex) continue;
-      m.seq = new Sequence(id, m.spec.prompt, m.spec.prompt.length + m.spec.maxNewTokens);
-      this.scheduler.add(m.seq);
+      m.request = fakeRequest(this.loop, id, m.spec.prompt, m.spec.maxNewTokens);
+      m.seq = m.request.seq;
+      this.loop.submit(m.request);
       m.state = 'waiting';
       this.waiting.push(id);
     }
   }
 
+  /** Aborts through the loop, as a caller does; between steps it takes effect at once, during one right after it. */
   abort(id: number): void {
     const m = this.models.get(id);
-    if (!m || (m.state !== 'waiting' && m.state !== 'running')) return;
-    this.scheduler.finish(id);
-    m.state = 'aborted';
-    this.waiting = this.waiting.filter((x) => x !== id);
-    this.running = this.running.filter((x) => x !== id);
+    if (!m || (m.state !== 'waiting' && m.state !== 'running') || m.abortPending) return;
+    this.loop.abort(id);
+    if (this.executor.inFlight) {
+      m.abortPending = true;
+      return;
+    }
+    this.checkAborted(this.stepIndex, m);
     this.checkBlocks('after abort');
   }
 
-  /** `scheduler.makeRoom(n)` between steps, with the model following the preemptions. */
+  private checkAborted(s: number, m: Model): void {
+    const id = m.spec.id;
+    if (this.scheduler.get(id) || this.loop.has(id)) fail(s, `aborted ${id} is still in the scheduler or the loop`);
+    if (m.request!.stream.ended?.finishReason !== 'abort') fail(s, `aborted ${id} ended with ${m.request!.stream.ended?.finishReason ?? 'nothing'}`);
+    if (!same(m.request!.stream.pushed, m.output)) fail(s, `aborted ${id} streamed [${m.request!.stream.pushed}], expected [${m.output}]`);
+    m.state = 'aborted';
+    m.abortPending = false;
+    this.waiting = this.waiting.filter((x) => x !== id);
+    this.running = this.running.filter((x) => x !== id);
+  }
+
+  /** `scheduler.makeRoom(n)` between steps (as logits() does), with the model following the preemptions. */
   makeRoom(n: number): number[] {
     const before = [...this.running];
     const preempted = this.scheduler.makeRoom(n);
@@ -254,7 +410,7 @@ export class Harness {
   }
 
   /** Runs until every request finished or was aborted. */
-  run(): RunResult {
+  async run(): Promise<RunResult> {
     const totalTokens = [...this.models.values()].reduce((s, m) => s + m.spec.prompt.length + m.spec.maxNewTokens, 0);
     const lastArrival = Math.max(0, ...[...this.models.values()].map((m) => m.spec.arriveAt ?? 0));
     const maxSteps = this.options.maxSteps ?? lastArrival + 40 * totalTokens + 100;
@@ -269,7 +425,7 @@ export class Harness {
         this.stepIndex = Math.max(this.stepIndex + 1, next);
         continue;
       }
-      this.step();
+      await this.step();
     }
     this.checkBlocks('at the end');
     const outputs = new Map<number, number[]>();
@@ -283,19 +439,63 @@ export class Harness {
     return { steps: this.steps, outputs, aborted, preemptions };
   }
 
-  /** One engine step: schedule, check, run on the fake KV, commit, finish what reached its length. */
-  step(): Step {
+  /** One engine step: one turn of the real loop (schedule, run on the fake executor, commit, deliver, finish), checked. */
+  async step(): Promise<Step> {
     const s = this.stepIndex;
     this.arrive();
     const remaining = (id: number) => this.model(id).tokens.length - this.model(id).computed;
     const runningBefore = [...this.running];
     const waitingBefore = [...this.waiting];
     const decodeReadyBefore = runningBefore.filter((id) => remaining(id) === 1);
-    const prefillWanted = runningBefore.some((id) => remaining(id) > 1) || waitingBefore.length > 0;
-    const hadWork = this.scheduler.hasWork;
+    this.current = undefined;
+    this.pendingBefore = { runningBefore, waitingBefore, decodeReadyBefore, prefillWanted: runningBefore.some((id) => remaining(id) > 1) || waitingBefore.length > 0, hadWork: this.scheduler.hasWork };
+    await this.loop.turn();
+    if (this.violation) throw this.violation;
+    const record = this.current as Step | undefined;
+    if (!record) fail(s, 'the loop ran no step');
+    const { out } = record;
 
-    const out = this.scheduler.schedule();
-    const record: Step = { index: s, out, runningBefore, waitingBefore, decodeReadyBefore, sampled: new Map() };
+    for (const c of out.chunks) {
+      const m = this.model(c.seq);
+      if (m.state !== 'running' || m.abortPending) continue;
+      m.computed = c.start + c.ids.length;
+      if (c.sample) {
+        const token = record.produced.get(c.seq);
+        if (token === undefined) fail(s, `no token produced for ${c.seq}`);
+        m.tokens.push(token);
+        m.output.push(token);
+        record.sampled.set(c.seq, token);
+      }
+      if (!same(m.seq!.output, m.output)) fail(s, `sequence ${c.seq} output [${m.seq!.output}] differs from the tokens produced [${m.output}]`);
+      if (!same(m.request!.stream.pushed, m.output)) fail(s, `sequence ${c.seq} streamed [${m.request!.stream.pushed}], expected [${m.output}]`);
+      if (m.seq!.computed !== m.computed) fail(s, `sequence ${c.seq} computed ${m.seq!.computed}, expected ${m.computed}`);
+    }
+    // Aborted while the step ran: the loop ends them right after it, without delivering the step's token.
+    for (const m of this.models.values()) if (m.abortPending) this.checkAborted(s, m);
+    for (const c of out.chunks) {
+      const m = this.model(c.seq);
+      if (m.state !== 'running') continue;
+      const ended = m.request!.stream.ended;
+      if (m.output.length >= m.spec.maxNewTokens) {
+        if (this.scheduler.get(c.seq) || this.loop.has(c.seq)) fail(s, `${c.seq} has its ${m.output.length} tokens but was not finished`);
+        if (ended?.finishReason !== 'length' || !same(ended.ids, m.output)) fail(s, `${c.seq} ended with ${ended?.finishReason} [${ended?.ids}], expected length [${m.output}]`);
+        m.state = 'finished';
+        this.running = this.running.filter((x) => x !== c.seq);
+      } else if (ended || m.request!.stream.error !== undefined) fail(s, `${c.seq} ended after ${m.output.length} of ${m.spec.maxNewTokens} tokens`);
+    }
+    this.checkBlocks(`after step ${s}`);
+    this.stepIndex++;
+    return record;
+  }
+
+  /** The loop has just scheduled a step: check it against the policy model, before it runs. */
+  private scheduled(out: SchedulerOutput): void {
+    const s = this.stepIndex;
+    const before = this.pendingBefore;
+    if (!before || this.current) fail(s, 'the loop scheduled outside a harness step, or twice in one turn');
+    const { runningBefore, waitingBefore, decodeReadyBefore, prefillWanted, hadWork } = before;
+    const record: Step = { index: s, out, runningBefore, waitingBefore, decodeReadyBefore, produced: new Map(), sampled: new Map() };
+    this.current = record;
     this.steps.push(record);
 
     if (hadWork && (out.kind === 'idle' || out.chunks.length === 0)) fail(s, `the scheduler has work but scheduled nothing (kind ${out.kind})`);
@@ -305,47 +505,26 @@ export class Harness {
     this.checkBlocks(`after schedule() of step ${s}`);
     if (out.kind === 'decode') this.prefillSinceDecode = 0;
     else if (out.kind === 'prefill') this.prefillSinceDecode++;
-
     this.options.tamper?.(out, s);
-    this.applyAborts('beforeRun');
-    record.sampled = this.execute(s, out);
+  }
+
+  /** Strict KV: what row `sequence` of the step reads back is the truth of its sequence. */
+  private checkRead(sequence: number, seen: readonly number[]): void {
+    const s = this.stepIndex;
+    const chunk = this.current!.out.chunks[sequence];
+    if (!(this.options.strictKv ?? true)) return;
+    const truth = this.model(chunk.seq).tokens.slice(0, seen.length);
+    const bad = seen.findIndex((t, i) => t !== truth[i]);
+    if (bad >= 0) fail(s, `${chunk.seq} reads token ${seen[bad]} at position ${bad} from the KV cache, expected ${truth[bad]}`);
+  }
+
+  /** The executor's result: row i is the i-th sampling chunk. */
+  private produced(step: PlanStep, result: StepResult): void {
+    const record = this.current!;
+    const sampling = record.out.chunks.filter((c) => c.sample);
+    if (sampling.length !== step.logitRows.length) fail(record.index, `${step.logitRows.length} logit rows for ${sampling.length} sampling chunks`);
+    sampling.forEach((c, i) => record.produced.set(c.seq, result.ids![i]));
     this.applyAborts('beforeCommit');
-    for (const id of [...record.sampled.keys()]) if (this.model(id).state !== 'running') record.sampled.delete(id);
-
-    // The commit gets a token for every sampling chunk, aborted ones included: it must ignore those.
-    const aborted = out.chunks.filter((c) => this.model(c.seq).state === 'aborted').map((c) => this.model(c.seq));
-    const abortedOutputs = aborted.map((m) => m.seq!.output.length);
-    const toCommit = new Map(record.sampled);
-    for (const c of out.chunks) if (c.sample && !toCommit.has(c.seq)) toCommit.set(c.seq, 0);
-    this.scheduler.commit(out, toCommit);
-    aborted.forEach((m, i) => {
-      if (m.seq!.output.length !== abortedOutputs[i]) fail(s, `commit gave a token to aborted sequence ${m.spec.id}`);
-    });
-
-    for (const c of out.chunks) {
-      const m = this.model(c.seq);
-      if (m.state !== 'running') continue;
-      m.computed = c.start + c.ids.length;
-      const token = record.sampled.get(c.seq);
-      if (c.sample) {
-        if (token === undefined) fail(s, `no token sampled for ${c.seq}`);
-        m.tokens.push(token);
-        m.output.push(token);
-      }
-      if (!same(m.seq!.output, m.output)) fail(s, `sequence ${c.seq} output [${m.seq!.output}] differs from the delivered tokens [${m.output}]`);
-      if (m.seq!.computed !== m.computed) fail(s, `sequence ${c.seq} computed ${m.seq!.computed}, expected ${m.computed}`);
-    }
-    for (const c of out.chunks) {
-      const m = this.model(c.seq);
-      if (m.state === 'running' && m.output.length >= m.spec.maxNewTokens) {
-        this.scheduler.finish(c.seq);
-        m.state = 'finished';
-        this.running = this.running.filter((x) => x !== c.seq);
-      }
-    }
-    this.checkBlocks(`after step ${s}`);
-    this.stepIndex++;
-    return record;
   }
 
   private checkComposition(s: number, out: SchedulerOutput, runningBefore: number[], decodeReady: number[], prefillWanted: boolean): void {
@@ -481,29 +660,10 @@ export class Harness {
     if (this.scheduler.numRunning !== this.running.length || this.scheduler.numWaiting !== this.waiting.length)
       throw new HarnessError(`${when}: scheduler has ${this.scheduler.numRunning} running / ${this.scheduler.numWaiting} waiting, model ${this.running.length} / ${this.waiting.length}`);
   }
-
-  /** Runs the step on the simulated KV; returns the sampled tokens of live sequences. */
-  private execute(s: number, out: SchedulerOutput): Map<number, number> {
-    for (const copy of out.copies) this.kv.copy(copy.from, copy.to);
-    const live = out.chunks.filter((c) => this.model(c.seq).state === 'running');
-    for (const c of live) c.ids.forEach((t, i) => this.kv.write(c.blockTable, c.start + i, t));
-    const sampled = new Map<number, number>();
-    for (const c of live) {
-      const end = c.start + c.ids.length;
-      const seen = this.kv.read(c.blockTable, end);
-      if (this.options.strictKv ?? true) {
-        const truth = this.model(c.seq).tokens.slice(0, end);
-        const bad = seen.findIndex((t, i) => t !== truth[i]);
-        if (bad >= 0) fail(s, `${c.seq} reads token ${seen[bad]} at position ${bad} from the KV cache, expected ${truth[bad]}`);
-      }
-      if (c.sample) sampled.set(c.seq, nextToken(seen));
-    }
-    return sampled;
-  }
 }
 
 /** Convenience: run `requests` to completion and return the result (throws HarnessError on any violation). */
-export function runWorkload(options: HarnessOptions, requests: RequestSpec[]): RunResult & { harness: Harness } {
+export async function runWorkload(options: HarnessOptions, requests: RequestSpec[]): Promise<RunResult & { harness: Harness }> {
   const harness = new Harness(options, requests);
-  return { ...harness.run(), harness };
+  return { ...(await harness.run()), harness };
 }

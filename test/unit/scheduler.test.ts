@@ -1,7 +1,8 @@
-// The Scheduler, driven by a fake model runner (test/support/fakeRunner.ts) that simulates the paged KV cache: every
-// step is checked against the policy (step kinds and budgets, FCFS, victims, copy-on-write, block ownership) and every
-// output against the request's solo output, computed directly from the fake model. Expected traces below are derived
-// by hand from the policy in scheduler.ts's header, never from the code under test.
+// The Scheduler, driven by the engine's own step loop with a fake executor that simulates the paged KV cache
+// (test/support/fakeRunner.ts), so commits, finishes and aborts take the engine's real paths: every step is checked
+// against the policy (step kinds and budgets, FCFS, victims, copy-on-write, block ownership) and every output against
+// the request's solo output, computed directly from the fake model. Expected traces below are derived by hand from
+// the policy in scheduler.ts's header, never from the code under test.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { BlockPool, blocksFor } from '../../src/kv/blockPool.ts';
@@ -32,7 +33,7 @@ function firstAdmission(steps: Step[], id: number): number {
 }
 
 describe('fake runner (self-checks)', () => {
-  it('the fake model depends on every token and its position', () => {
+  it('the fake model depends on every token and its position', async () => {
     const t = toks(1, 40);
     expect(nextToken(t)).toBe(nextToken([...t]));
     let changed = 0;
@@ -49,33 +50,33 @@ describe('fake runner (self-checks)', () => {
     expect(new Set(out).size).toBeGreaterThan(5);
   });
 
-  const cachedPromptScenario = (tamper: HarnessOptions['tamper'], strictKv = true) => {
+  const cachedPromptScenario = async (tamper: HarnessOptions['tamper'], strictKv = true) => {
     const prompt = toks(2, 32);
     const requests = [req(0, prompt, 3), req(1, prompt, 5, 10)];
     return runWorkload({ numBlocks: 8, blockSize: 16, maxBatchTokens: 64, maxSequences: 4, tamper, strictKv }, requests);
   };
 
-  it('notices a dropped block copy: the KV read back is wrong and so is the output', () => {
+  it('notices a dropped block copy: the KV read back is wrong and so is the output', async () => {
     const dropCopies = (out: SchedulerOutput) => void out.copies.splice(0);
-    expect(() => cachedPromptScenario(dropCopies)).toThrow(HarnessError);
-    expect(() => cachedPromptScenario(dropCopies)).toThrow(/reads token \d+ at position 16 from the KV cache, expected/);
-    const { outputs } = cachedPromptScenario(dropCopies, false);
+    await expect(cachedPromptScenario(dropCopies)).rejects.toThrow(HarnessError);
+    await expect(cachedPromptScenario(dropCopies)).rejects.toThrow(/reads token \d+ at position 16 from the KV cache, expected/);
+    const { outputs } = await cachedPromptScenario(dropCopies, false);
     expect(outputs.get(0)).toEqual(soloOutput(toks(2, 32), 3));
     expect(outputs.get(1)).not.toEqual(soloOutput(toks(2, 32), 5));
   });
 
-  it('notices a wrong block table', () => {
+  it('notices a wrong block table', async () => {
     const swap = (out: SchedulerOutput, step: number) => {
       const c = out.chunks[0];
       if (step === 0 && c.blockTable.length >= 2) [c.blockTable[0], c.blockTable[1]] = [c.blockTable[1], c.blockTable[0]];
     };
-    expect(() => cachedPromptScenario(swap)).toThrow(/reads token/);
-    const { outputs } = cachedPromptScenario(swap, false);
+    await expect(cachedPromptScenario(swap)).rejects.toThrow(/reads token/);
+    const { outputs } = await cachedPromptScenario(swap, false);
     expect(outputs.get(0)).not.toEqual(soloOutput(toks(2, 32), 3));
   });
 
-  it('the scenario itself passes untampered', () => {
-    const { outputs, steps } = cachedPromptScenario(undefined);
+  it('the scenario itself passes untampered', async () => {
+    const { outputs, steps } = await cachedPromptScenario(undefined);
     expect(outputs.get(0)).toEqual(soloOutput(toks(2, 32), 3));
     expect(outputs.get(1)).toEqual(soloOutput(toks(2, 32), 5));
     expect(steps.some((s) => s.out.copies.length === 1)).toBe(true);
@@ -83,10 +84,10 @@ describe('fake runner (self-checks)', () => {
 });
 
 describe('Scheduler: step composition', () => {
-  it('follows the policy step by step on a small hand-worked trace', () => {
+  it('follows the policy step by step on a small hand-worked trace', async () => {
     // block size 4, 10 tokens per prefill step; prompts of 7, 5 and 12 tokens
     const requests = [req(0, toks(3, 7), 3), req(1, toks(4, 5), 2), req(2, toks(5, 12), 2)];
-    const { steps, outputs, harness } = runWorkload({ numBlocks: 32, blockSize: 4, maxBatchTokens: 10, maxSequences: 4 }, requests);
+    const { steps, outputs, harness } = await runWorkload({ numBlocks: 32, blockSize: 4, maxBatchTokens: 10, maxSequences: 4 }, requests);
     const trace = steps.map((s) => ({ kind: s.out.kind, chunks: shape(s.out), admitted: s.out.admitted }));
     expect(trace).toEqual([
       // r0 whole (7), r1 gets the 3 tokens left in the budget
@@ -104,10 +105,10 @@ describe('Scheduler: step composition', () => {
     expect(harness.pool.usedCount).toBe(0);
   });
 
-  it('prefill steps respect maxBatchTokens and maxSequences; decode steps run one token of every decoding sequence', () => {
+  it('prefill steps respect maxBatchTokens and maxSequences; decode steps run one token of every decoding sequence', async () => {
     const requests = Array.from({ length: 7 }, (_, i) => req(i, toks(10 + i, 5 + 7 * i), 4 + i, i));
     for (const [maxBatchTokens, maxSequences] of [[1, 1], [3, 2], [8, 3], [64, 7]]) {
-      const { steps, outputs, harness } = runWorkload({ numBlocks: 64, blockSize: 4, maxBatchTokens, maxSequences }, requests);
+      const { steps, outputs, harness } = await runWorkload({ numBlocks: 64, blockSize: 4, maxBatchTokens, maxSequences }, requests);
       for (const s of steps) {
         expect(s.out.chunks.length).toBeLessThanOrEqual(maxSequences);
         if (s.out.kind === 'prefill') expect(s.out.numTokens).toBeLessThanOrEqual(maxBatchTokens);
@@ -128,8 +129,8 @@ describe('Scheduler: chunked prefill interleaved with decodes', () => {
   const requests = [req(0, toks(20, 4), 12), req(1, toks(21, 64), 2)];
   const options = { numBlocks: 64, blockSize: 16, maxBatchTokens: 16, maxSequences: 4 };
 
-  it('with maxPrefillStepsBetweenDecodes = 1 (default), prefill and decode steps alternate', () => {
-    const { steps, outputs } = runWorkload(options, requests);
+  it('with maxPrefillStepsBetweenDecodes = 1 (default), prefill and decode steps alternate', async () => {
+    const { steps, outputs } = await runWorkload(options, requests);
     const P = 'prefill';
     const D = 'decode';
     expect(steps.map((s) => s.out.kind)).toEqual([P, D, P, D, P, D, P, D, P, D, D, D, D, D, D, D]);
@@ -138,8 +139,8 @@ describe('Scheduler: chunked prefill interleaved with decodes', () => {
     expectSolo(outputs, requests);
   });
 
-  it('with maxPrefillStepsBetweenDecodes = 2, two prefill steps at most between decodes', () => {
-    const { steps, outputs } = runWorkload({ ...options, maxPrefillStepsBetweenDecodes: 2 }, requests);
+  it('with maxPrefillStepsBetweenDecodes = 2, two prefill steps at most between decodes', async () => {
+    const { steps, outputs } = await runWorkload({ ...options, maxPrefillStepsBetweenDecodes: 2 }, requests);
     const P = 'prefill';
     const D = 'decode';
     expect(steps.map((s) => s.out.kind)).toEqual([P, P, D, P, P, D, P, D, D, D, D, D, D, D, D, D]);
@@ -152,9 +153,9 @@ describe('Scheduler: chunked prefill interleaved with decodes', () => {
     expectSolo(outputs, requests);
   });
 
-  it('a long prompt alone is split into maxBatchTokens chunks, then decodes', () => {
+  it('a long prompt alone is split into maxBatchTokens chunks, then decodes', async () => {
     const long = [req(0, toks(22, 100), 3)];
-    const { steps, outputs } = runWorkload({ ...options, maxBatchTokens: 24 }, long);
+    const { steps, outputs } = await runWorkload({ ...options, maxBatchTokens: 24 }, long);
     expect(steps.map((s) => shape(s.out)[0])).toEqual([
       [0, 0, 24, false],
       [0, 24, 24, false],
@@ -169,10 +170,10 @@ describe('Scheduler: chunked prefill interleaved with decodes', () => {
 });
 
 describe('Scheduler: first come, first served', () => {
-  it('a request that cannot be admitted blocks the ones behind it, even those that would fit', () => {
+  it('a request that cannot be admitted blocks the ones behind it, even those that would fit', async () => {
     // 8 blocks of 4. r0 holds 4 blocks and grows to 7; r1 needs 5 at once; r2 would fit in 1 but must wait for r1.
     const requests = [req(0, toks(30, 16), 12), req(1, toks(31, 20), 4), req(2, toks(32, 2), 2)];
-    const { steps, outputs, harness } = runWorkload({ numBlocks: 8, blockSize: 4, maxBatchTokens: 64, maxSequences: 4 }, requests);
+    const { steps, outputs, harness } = await runWorkload({ numBlocks: 8, blockSize: 4, maxBatchTokens: 64, maxSequences: 4 }, requests);
     expect(steps[0].out.admitted).toEqual([0]);
     const a1 = firstAdmission(steps, 1);
     const a2 = firstAdmission(steps, 2);
@@ -185,19 +186,19 @@ describe('Scheduler: first come, first served', () => {
     expect(harness.pool.usedCount).toBe(0);
   });
 
-  it('admits in arrival order, one at a time with maxSequences = 1', () => {
+  it('admits in arrival order, one at a time with maxSequences = 1', async () => {
     const requests = [req(0, toks(33, 9), 3), req(1, toks(34, 3), 2), req(2, toks(35, 12), 2, 1), req(3, toks(36, 1), 3, 1), req(4, toks(37, 5), 1, 2)];
-    const { steps, outputs } = runWorkload({ numBlocks: 32, blockSize: 4, maxBatchTokens: 8, maxSequences: 1 }, requests);
+    const { steps, outputs } = await runWorkload({ numBlocks: 32, blockSize: 4, maxBatchTokens: 8, maxSequences: 1 }, requests);
     const order = steps.flatMap((s) => s.out.admitted);
     expect(order).toEqual([0, 1, 2, 3, 4]);
     for (const s of steps) expect(new Set(s.out.chunks.map((c) => c.seq)).size).toBe(1);
     expectSolo(outputs, requests);
   });
 
-  it('a request waiting for a prefix being computed holds back the queue behind it', () => {
+  it('a request waiting for a prefix being computed holds back the queue behind it', async () => {
     const prefix = toks(38, 32);
     const requests = [req(0, [...prefix, 1, 2, 3, 4, 5], 4), req(1, [...prefix, 6, 7, 8, 9, 10], 4), req(2, toks(39, 3), 2)];
-    const { steps, outputs } = runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, requests);
+    const { steps, outputs } = await runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, requests);
     expect(steps[0].out.admitted).toEqual([0]);
     expect(steps[1].out.kind).toBe('decode');
     expect(steps[2].out.admitted).toEqual([1, 2]);
@@ -209,8 +210,8 @@ describe('Scheduler: prefix reuse', () => {
   const prefix = toks(40, 32);
   const pair = [req(0, [...prefix, 11, 12, 13, 14, 15], 6), req(1, [...prefix, 21, 22, 23, 24, 25], 6)];
 
-  it('two requests sharing a 2-block prefix: the second waits for it, then reuses both blocks', () => {
-    const { steps, outputs, harness } = runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, pair);
+  it('two requests sharing a 2-block prefix: the second waits for it, then reuses both blocks', async () => {
+    const { steps, outputs, harness } = await runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, pair);
     expect(steps[0].out.admitted).toEqual([0]);
     expect(shape(steps[0].out)).toEqual([[0, 0, 37, true]]);
     const s = steps[firstAdmission(steps, 1)];
@@ -227,8 +228,8 @@ describe('Scheduler: prefix reuse', () => {
     expect(harness.pool.usedCount).toBe(0);
   });
 
-  it('with a chunked prefill, the second is admitted as soon as the whole shared prefix is computed', () => {
-    const { steps, outputs } = runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 16, maxSequences: 4 }, pair);
+  it('with a chunked prefill, the second is admitted as soon as the whole shared prefix is computed', async () => {
+    const { steps, outputs } = await runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 16, maxSequences: 4 }, pair);
     expect(shape(steps[0].out)).toEqual([[0, 0, 16, false]]);
     expect(shape(steps[1].out)).toEqual([[0, 16, 16, false]]);
     // A's last 5 tokens and B's 5 tokens after the reused prefix share the third step
@@ -238,19 +239,19 @@ describe('Scheduler: prefix reuse', () => {
     expectSolo(outputs, pair);
   });
 
-  it('counts the reused tokens on the sequence', () => {
+  it('counts the reused tokens on the sequence', async () => {
     const h = new Harness({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, pair);
-    h.step();
-    h.step();
-    h.step();
+    await h.step();
+    await h.step();
+    await h.step();
     expect(h.scheduler.get(1)!.cachedTokens).toBe(32);
     expect(h.scheduler.get(0)!.cachedTokens).toBe(0);
   });
 
-  it('a fully cached prompt of exactly N blocks recomputes only its last token, on a copy of the last block', () => {
+  it('a fully cached prompt of exactly N blocks recomputes only its last token, on a copy of the last block', async () => {
     const prompt = toks(41, 32);
     const requests = [req(0, prompt, 3), req(1, prompt, 5, 10)];
-    const { steps, outputs, harness } = runWorkload({ numBlocks: 8, blockSize: 16, maxBatchTokens: 64, maxSequences: 4 }, requests);
+    const { steps, outputs, harness } = await runWorkload({ numBlocks: 8, blockSize: 16, maxBatchTokens: 64, maxSequences: 4 }, requests);
     const tableOf0 = steps[0].out.chunks[0].blockTable;
     const s = steps[firstAdmission(steps, 1)];
     expect(s.out.reusedBlocks).toBe(2);
@@ -264,13 +265,13 @@ describe('Scheduler: prefix reuse', () => {
     expect(harness.pool.usedCount).toBe(0);
   });
 
-  it('the same while the first holder still runs (block shared, refcount 2)', () => {
+  it('the same while the first holder still runs (block shared, refcount 2)', async () => {
     const prompt = toks(42, 32);
     const requests = [req(0, prompt, 8), req(1, prompt, 5, 2)];
     const h = new Harness({ numBlocks: 8, blockSize: 16, maxBatchTokens: 64, maxSequences: 4 }, requests);
-    h.step(); // prefill 0
-    h.step(); // decode 0
-    const s = h.step(); // 1 arrives: its whole prompt is cached
+    await h.step(); // prefill 0
+    await h.step(); // decode 0
+    const s = await h.step(); // 1 arrives: its whole prompt is cached
     expect(s.out.admitted).toEqual([1]);
     expect(shape(s.out)).toEqual([[1, 31, 1, true]]);
     const t0 = h.blocks.table(0);
@@ -278,17 +279,17 @@ describe('Scheduler: prefix reuse', () => {
     expect(h.blocks.table(1)[0]).toBe(t0[0]);
     expect(h.pool.refCount(t0[0])).toBe(2);
     expect(h.pool.refCount(t0[1])).toBe(1);
-    const { outputs } = h.run();
+    const { outputs } = await h.run();
     expectSolo(outputs, requests);
     expect(h.pool.usedCount).toBe(0);
   });
 
-  it('waits for a prefix block that a decoding sequence completes, then reuses it', () => {
+  it('waits for a prefix block that a decoding sequence completes, then reuses it', async () => {
     // A's 31-token prompt plus its first generated token fill 2 blocks; B's prompt starts with those 32 tokens.
     const a = toks(43, 31);
     const b = [...a, soloOutput(a, 1)[0], 7, 8, 9];
     const requests = [req(0, a, 4), req(1, b, 3)];
-    const { steps, outputs } = runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, requests);
+    const { steps, outputs } = await runWorkload({ numBlocks: 32, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, requests);
     expect(steps[0].out.admitted).toEqual([0]);
     expect(shape(steps[1].out)).toEqual([[0, 31, 1, true]]); // position 31 completes block 1
     expect(steps[2].out.admitted).toEqual([1]);
@@ -297,11 +298,11 @@ describe('Scheduler: prefix reuse', () => {
     expectSolo(outputs, requests);
   });
 
-  it('reuses the prefix cache across requests that arrive after the first finished, until evicted', () => {
+  it('reuses the prefix cache across requests that arrive after the first finished, until evicted', async () => {
     const prefix = toks(44, 48);
     const requests = [req(0, [...prefix, 1], 2), req(1, [...prefix, 2], 2, 5), req(2, toks(45, 60), 2, 10), req(3, [...prefix, 3], 2, 20)];
     // 6 blocks: r2 (62 tokens, 4 blocks) forces eviction of some of the 3 cached prefix blocks
-    const { steps, outputs } = runWorkload({ numBlocks: 6, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, requests);
+    const { steps, outputs } = await runWorkload({ numBlocks: 6, blockSize: 16, maxBatchTokens: 256, maxSequences: 4 }, requests);
     expect(steps[firstAdmission(steps, 1)].out.reusedBlocks).toBe(3);
     expect(steps[firstAdmission(steps, 2)].out.reusedBlocks).toBe(0);
     const r3 = steps[firstAdmission(steps, 3)].out;
@@ -313,9 +314,9 @@ describe('Scheduler: prefix reuse', () => {
 });
 
 describe('Scheduler: preemption', () => {
-  it('8 prompts at once in 12 blocks of 16: the newest are preempted, recomputed, and all finish with their solo output', () => {
+  it('8 prompts at once in 12 blocks of 16: the newest are preempted, recomputed, and all finish with their solo output', async () => {
     const requests = Array.from({ length: 8 }, (_, i) => req(i, toks(50 + i, 20), 20));
-    const { steps, outputs, harness, preemptions } = runWorkload({ numBlocks: 12, blockSize: 16, maxBatchTokens: 256, maxSequences: 8 }, requests);
+    const { steps, outputs, harness, preemptions } = await runWorkload({ numBlocks: 12, blockSize: 16, maxBatchTokens: 256, maxSequences: 8 }, requests);
     // 6 prompts of 2 blocks fill the pool; the 7th cannot be admitted
     expect(steps[0].out.admitted).toEqual([0, 1, 2, 3, 4, 5]);
     // at position 32 every running sequence needs a third block: 0 and 1 take r5's, 2 and 3 take r4's
@@ -336,21 +337,21 @@ describe('Scheduler: preemption', () => {
     expect(steps.length).toBeLessThan(200);
   });
 
-  it('the same with a shared 16-token prefix and chunked prefill', () => {
+  it('the same with a shared 16-token prefix and chunked prefill', async () => {
     const prefix = toks(60, 16);
     const requests = Array.from({ length: 8 }, (_, i) => req(i, [...prefix, ...toks(61 + i, 4 + i)], 18));
     for (const maxBatchTokens of [7, 32, 256]) {
-      const { outputs, harness, preemptions } = runWorkload({ numBlocks: 12, blockSize: 16, maxBatchTokens, maxSequences: 8 }, requests);
+      const { outputs, harness, preemptions } = await runWorkload({ numBlocks: 12, blockSize: 16, maxBatchTokens, maxSequences: 8 }, requests);
       expect(preemptions).toBeGreaterThan(0);
       expectSolo(outputs, requests);
       expect(harness.pool.usedCount).toBe(0);
     }
   });
 
-  it('a sequence preempts itself when every other running sequence is in the step, and resumes from the prefix cache', () => {
+  it('a sequence preempts itself when every other running sequence is in the step, and resumes from the prefix cache', async () => {
     // 4 blocks of 4: A (6 tokens) and B (8 tokens) fill them; B's first decode needs a fifth.
     const requests = [req(0, toks(62, 6), 2), req(1, toks(63, 8), 3)];
-    const { steps, outputs } = runWorkload({ numBlocks: 4, blockSize: 4, maxBatchTokens: 64, maxSequences: 4 }, requests);
+    const { steps, outputs } = await runWorkload({ numBlocks: 4, blockSize: 4, maxBatchTokens: 64, maxSequences: 4 }, requests);
     expect(steps[0].out.admitted).toEqual([0, 1]);
     expect(steps[1].out.kind).toBe('decode');
     expect(shape(steps[1].out)).toEqual([[0, 6, 1, true]]);
@@ -362,11 +363,11 @@ describe('Scheduler: preemption', () => {
     expectSolo(outputs, requests);
   });
 
-  it('a newer prefilling sequence that runs out of blocks preempts itself, never an older decoding one', () => {
+  it('a newer prefilling sequence that runs out of blocks preempts itself, never an older decoding one', async () => {
     // 5 blocks of 4; O decodes while S's 16-token prompt is prefilled 4 tokens at a time; S's 4th chunk needs the
     // block O holds. O was admitted first, so S gives way (as vLLM does) and the step decodes O instead.
     const requests = [req(0, toks(64, 4), 10), req(1, toks(65, 16), 1)];
-    const { steps, outputs } = runWorkload({ numBlocks: 5, blockSize: 4, maxBatchTokens: 4, maxSequences: 4 }, requests);
+    const { steps, outputs } = await runWorkload({ numBlocks: 5, blockSize: 4, maxBatchTokens: 4, maxSequences: 4 }, requests);
     const s = steps.find((x) => x.out.preempted.length > 0)!;
     expect(s.index).toBe(8);
     expect(s.out.preempted).toEqual([1]);
@@ -376,10 +377,10 @@ describe('Scheduler: preemption', () => {
     expectSolo(outputs, requests);
   });
 
-  it('makeRoom(n) preempts the newest running sequences until n blocks are free', () => {
+  it('makeRoom(n) preempts the newest running sequences until n blocks are free', async () => {
     const requests = [req(0, toks(66, 8), 4), req(1, toks(67, 8), 4), req(2, toks(68, 8), 4)];
     const h = new Harness({ numBlocks: 12, blockSize: 4, maxBatchTokens: 64, maxSequences: 4 }, requests);
-    h.step();
+    await h.step();
     expect(h.runningIds).toEqual([0, 1, 2]);
     expect(h.pool.freeCount).toBe(6);
     expect(h.makeRoom(6)).toEqual([]);
@@ -391,13 +392,13 @@ describe('Scheduler: preemption', () => {
     expect(h.scheduler.get(0)!.status).toBe('waiting');
     expect(h.scheduler.get(0)!.preemptions).toBe(1);
     expect(h.makeRoom(13)).toEqual([]); // nothing left to preempt
-    const { outputs, steps } = h.run();
+    const { outputs, steps } = await h.run();
     expect(steps.slice(1).flatMap((s) => s.out.admitted)).toEqual([0, 1, 2]);
     expectSolo(outputs, requests);
     expect(h.pool.usedCount).toBe(0);
   });
 
-  it('refuses a request that can never fit the pool, and accepts one that exactly fits', () => {
+  it('refuses a request that can never fit the pool, and accepts one that exactly fits', async () => {
     const pool = new BlockPool(4);
     const s = new Scheduler({ maxBatchTokens: 64, maxSequences: 4 }, new KvBlockManager(pool, 16));
     expect(s.fitsAlone(64)).toBe(true);
@@ -409,10 +410,10 @@ describe('Scheduler: preemption', () => {
     expect(s.numWaiting).toBe(1);
   });
 
-  it('a request that exactly fits runs alone, also when its whole prompt is cached (the copy needs the spare block)', () => {
+  it('a request that exactly fits runs alone, also when its whole prompt is cached (the copy needs the spare block)', async () => {
     const prompt = toks(72, 48);
     const requests = [req(0, prompt, 1), req(1, prompt, 16, 3), req(2, toks(73, 60), 4, 3)];
-    const { outputs, harness, steps } = runWorkload({ numBlocks: 4, blockSize: 16, maxBatchTokens: 64, maxSequences: 4 }, requests);
+    const { outputs, harness, steps } = await runWorkload({ numBlocks: 4, blockSize: 16, maxBatchTokens: 64, maxSequences: 4 }, requests);
     expect(steps[firstAdmission(steps, 1)].out.copies).toHaveLength(1);
     expectSolo(outputs, requests);
     expect(harness.pool.usedCount).toBe(0);
@@ -424,10 +425,10 @@ describe('Scheduler: aborts', () => {
   const options = { numBlocks: 16, blockSize: 4, maxBatchTokens: 12, maxSequences: 4 };
 
   for (const phase of ['beforeRun', 'beforeCommit', 'beforeSchedule'] as const) {
-    it(`an abort ${phase} frees the sequence at once; the others are unaffected`, () => {
+    it(`an abort ${phase} frees the sequence (at once between steps, right after a running one); the others are unaffected`, async () => {
       for (let atStep = 0; atStep < 8; atStep++) {
         const aborts: AbortSpec[] = [{ id: 1, atStep, phase }];
-        const { outputs, aborted, harness } = runWorkload({ ...options, aborts }, requests);
+        const { outputs, aborted, harness } = await runWorkload({ ...options, aborts }, requests);
         expectSolo(outputs, [requests[0], requests[2]]);
         const solo1 = soloOutput(requests[1].prompt, 6);
         if (aborted.has(1)) expect(solo1.slice(0, outputs.get(1)!.length)).toEqual(outputs.get(1));
@@ -436,7 +437,7 @@ describe('Scheduler: aborts', () => {
     });
   }
 
-  it('commit ignores a chunk whose sequence finished after schedule()', () => {
+  it('commit ignores a chunk whose sequence finished after schedule()', async () => {
     const pool = new BlockPool(8);
     const s = new Scheduler({ maxBatchTokens: 64, maxSequences: 4 }, new KvBlockManager(pool, 4));
     const a = new Sequence(1, toks(83, 6), 10);
@@ -464,7 +465,7 @@ describe('Scheduler: aborts', () => {
     expect(s.schedule().kind).toBe('idle');
   });
 
-  it('commit ignores a chunk whose sequence is no longer running: preempted after schedule(), or finished and its id reused', () => {
+  it('commit ignores a chunk whose sequence is no longer running: preempted after schedule(), or finished and its id reused', async () => {
     const pool = new BlockPool(8);
     const s = new Scheduler({ maxBatchTokens: 64, maxSequences: 4 }, new KvBlockManager(pool, 4));
     const a = new Sequence(1, toks(86, 6), 10);
@@ -485,13 +486,13 @@ describe('Scheduler: aborts', () => {
     expect(pool.usedCount).toBe(0);
   });
 
-  it('aborting a waiting request (never admitted, or requeued by preemption) removes it from the queue', () => {
+  it('aborting a waiting request (never admitted, or requeued by preemption) removes it from the queue', async () => {
     const reqs = Array.from({ length: 8 }, (_, i) => req(i, toks(85 + i, 20), 20));
     const aborts: AbortSpec[] = [
       { id: 7, atStep: 1, phase: 'beforeSchedule' }, // waiting, never admitted
       { id: 5, atStep: 15, phase: 'beforeSchedule' }, // preempted at the first block boundary (see above), waiting
     ];
-    const { outputs, aborted, steps, harness } = runWorkload({ numBlocks: 12, blockSize: 16, maxBatchTokens: 256, maxSequences: 8, aborts }, reqs);
+    const { outputs, aborted, steps, harness } = await runWorkload({ numBlocks: 12, blockSize: 16, maxBatchTokens: 256, maxSequences: 8, aborts }, reqs);
     expect([...aborted].sort()).toEqual([5, 7]);
     expect(steps.some((s) => s.out.admitted.includes(7))).toBe(false);
     expect(steps.slice(15).some((s) => s.out.admitted.includes(5))).toBe(false);
@@ -556,13 +557,13 @@ const workloadArb = (withAborts: boolean): fc.Arbitrary<Workload> =>
     });
 
 describe('Scheduler: random workloads', () => {
-  it('every request gets its solo output, whatever the batching, chunking, sharing and preemption; the pool ends empty', () => {
+  it('every request gets its solo output, whatever the batching, chunking, sharing and preemption; the pool ends empty', async () => {
     let preempted = 0;
     let reused = 0;
     let copies = 0;
-    fc.assert(
-      fc.property(workloadArb(false), ({ options, requests }) => {
-        const { outputs, harness, preemptions, steps } = runWorkload(options, requests);
+    await fc.assert(
+      fc.asyncProperty(workloadArb(false), async ({ options, requests }) => {
+        const { outputs, harness, preemptions, steps } = await runWorkload(options, requests);
         expectSolo(outputs, requests);
         expect(harness.pool.usedCount).toBe(0);
         expect(harness.scheduler.hasWork).toBe(false);
@@ -578,11 +579,11 @@ describe('Scheduler: random workloads', () => {
     expect(copies).toBeGreaterThan(20);
   });
 
-  it('random submit/abort streams: survivors get their solo output, aborted ones a prefix of it, no block stays used', () => {
+  it('random submit/abort streams: survivors get their solo output, aborted ones a prefix of it, no block stays used', async () => {
     let abortedCount = 0;
-    fc.assert(
-      fc.property(workloadArb(true), ({ options, requests }) => {
-        const { outputs, aborted, harness } = runWorkload(options, requests);
+    await fc.assert(
+      fc.asyncProperty(workloadArb(true), async ({ options, requests }) => {
+        const { outputs, aborted, harness } = await runWorkload(options, requests);
         for (const r of requests) {
           const solo = soloOutput(r.prompt, r.maxNewTokens);
           const got = outputs.get(r.id)!;
