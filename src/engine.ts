@@ -18,7 +18,7 @@ import { planSampling, type SamplingOptions } from './sampling/sampler.ts';
 import { describeValue, optionalFunction, optionalSignal, optionsObject } from './requestTypes.ts';
 import { GenerationStream } from './scheduler/generationStream.ts';
 import type { RowSampling } from './model/outputHead.ts';
-import { MetricsRecorder, type EngineSummary } from './scheduler/metrics.ts';
+import type { EngineSummary } from './scheduler/metrics.ts';
 import { ActiveRequest } from './scheduler/request.ts';
 import { Scheduler, Sequence } from './scheduler/scheduler.ts';
 import { StepLoop } from './scheduler/stepLoop.ts';
@@ -211,7 +211,7 @@ export class Engine {
 
   /** Starts the figures of `summary()` afresh (e.g. before a benchmark); requests in flight are counted when they end. */
   resetMetrics(): void {
-    this.loop.metrics = new MetricsRecorder();
+    this.loop.resetMetrics();
     this.blocks.pool.resetPeak();
   }
 
@@ -306,32 +306,30 @@ export class Engine {
   profile<T>(rows: number, context: number, use: (sites: readonly ProfileSite[]) => Promise<T>): Promise<T> {
     try {
       this.checkUsable();
-      {
-        const { maxSequences } = this.scheduler.config;
-        if (!Number.isInteger(rows) || rows < 1 || rows > maxSequences) throw new InvalidRequestError(`a profiled step needs 1 to ${maxSequences} rows (maxSequences), got ${describeValue(rows)}`);
-        if (!Number.isInteger(context) || context < 1 || context > this.config.contextLength) {
-          throw new InvalidRequestError(`a profiled context needs 1 to ${this.config.contextLength} positions (the model's context window), got ${describeValue(context)}`);
-        }
-        const needed = rows * blocksFor(context, this.kv.blockSize);
-        if (needed > this.kv.numBlocks) throw new InvalidRequestError(`${rows} rows of ${context} positions need ${needed} KV blocks but the pool has ${this.kv.numBlocks}; raise kvBlocks`);
+      const { maxSequences } = this.scheduler.config;
+      if (!Number.isInteger(rows) || rows < 1 || rows > maxSequences) throw new InvalidRequestError(`a profiled step needs 1 to ${maxSequences} rows (maxSequences), got ${describeValue(rows)}`);
+      if (!Number.isInteger(context) || context < 1 || context > this.config.contextLength) {
+        throw new InvalidRequestError(`a profiled context needs 1 to ${this.config.contextLength} positions (the model's context window), got ${describeValue(context)}`);
       }
+      const needed = rows * blocksFor(context, this.kv.blockSize);
+      if (needed > this.kv.numBlocks) throw new InvalidRequestError(`${rows} rows of ${context} positions need ${needed} KV blocks but the pool has ${this.kv.numBlocks}; raise kvBlocks`);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.loop.runExclusive(async () => {
-        const seqs = Array.from({ length: rows }, () => this.loop.newId());
-        try {
-          this.scheduler.makeRoom(rows * blocksFor(context, this.kv.blockSize));
-          for (const seq of seqs) this.blocks.append(seq, 0, context);
-          const V = this.config.vocabSize;
-          const history = Array.from({ length: Math.min(context, V) }, (_, i) => i);
-          const sampling: RowSampling[] = seqs.map(() => ({ temperature: 1, topK: 40, topP: 0.9, seed: 1, tokenIndex: 0, repetitionPenalty: 1.1, history }));
-          const tokens = seqs.map((_, row): StepToken => ({ id: row % V, position: context - 1, sequence: row }));
-          const step: Step = { tokens, blockTables: seqs.map((seq) => this.blocks.table(seq)), logitRows: tokens.map((_, i) => i) };
-          return await use(this.plan.profileSites(step, sampling));
-        } finally {
-          for (const seq of seqs) this.blocks.free(seq);
-        }
+      const seqs = Array.from({ length: rows }, () => this.loop.newId());
+      try {
+        this.scheduler.makeRoom(rows * blocksFor(context, this.kv.blockSize));
+        for (const seq of seqs) this.blocks.append(seq, 0, context);
+        const V = this.config.vocabSize;
+        const history = Array.from({ length: Math.min(context, V) }, (_, i) => i);
+        const sampling: RowSampling[] = seqs.map(() => ({ temperature: 1, topK: 40, topP: 0.9, seed: 1, tokenIndex: 0, repetitionPenalty: 1.1, history }));
+        const tokens = seqs.map((_, row): StepToken => ({ id: row % V, position: context - 1, sequence: row }));
+        const step: Step = { tokens, blockTables: seqs.map((seq) => this.blocks.table(seq)), logitRows: tokens.map((_, i) => i) };
+        return await use(this.plan.profileSites(step, sampling));
+      } finally {
+        for (const seq of seqs) this.blocks.free(seq);
+      }
     });
   }
 

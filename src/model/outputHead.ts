@@ -14,6 +14,7 @@ import { argmax, decodeArgmaxIds } from '../kernels/argmax.ts';
 import { softmax } from '../kernels/softmax.ts';
 import { repetitionPenalty } from '../kernels/repetitionPenalty.ts';
 import { packSampleSettings, sample, SAMPLE_SETTINGS_WORDS } from '../kernels/sample.ts';
+import type { ProfileSite } from './transformer.ts';
 
 /** How one row's next token is chosen. */
 export interface RowSampling {
@@ -92,7 +93,7 @@ export class OutputHead {
       this.penalty = buffer('repetition penalties', R * 4);
       this.historyOffsets = buffer('history offsets', (R + 1) * 4);
       this.history = buffer('history ids', R * config.contextLength * 4);
-      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: Math.max(2 * R * 4, R * V * 4) + 24, usage: MAP_READ | COPY_DST }));
+      this.staging = own(gpu.device.createBuffer({ label: 'head read-back', size: Math.max(2 * R * 4, R * V * 4) + 24 /* ≤ 8 bytes of alignment + 16 of timestamps */, usage: MAP_READ | COPY_DST }));
       const eps = config.layerNormEps;
       this.finalNorm = own(layerNorm(gpu, 'ln_f', { x: this.rows, gamma: weights.finalNorm.weight, beta: weights.finalNorm.bias, y: this.rowsNorm, channels: C, eps }));
       this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));
@@ -167,7 +168,7 @@ export class OutputHead {
    * ln_f, the LM head and argmax run in every decode step; the penalty and softmax only for rows that use them
    * (occurrences 0), and are set up here with `rows`' penalties, histories and temperatures.
    */
-  profileSites(rows: readonly RowSampling[]): { label: string; occurrences: number; encode(pass: GPUComputePassEncoder): void }[] {
+  profileSites(rows: readonly RowSampling[]): ProfileSite[] {
     const R = rows.length;
     this.uploadPenalties(rows);
     this.gpu.device.queue.writeBuffer(this.invTemperature, 0, Float32Array.from(rows, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));

@@ -358,7 +358,6 @@ export class TransformerPlan {
     return copy;
   }
 
-
   /** Writes the step's tokens and block tables through host arrays made once (no allocation per step). */
   private upload(step: Step): void {
     const tokens = this.hostTokens;

@@ -40,7 +40,7 @@ export class StepLoop {
   private stepInFlight = false;
   private nextId = 0;
   private readonly autoRun: boolean;
-  metrics = new MetricsRecorder();
+  private recorder = new MetricsRecorder();
 
   constructor(
     readonly scheduler: Scheduler,
@@ -48,6 +48,16 @@ export class StepLoop {
     options: StepLoopOptions = {},
   ) {
     this.autoRun = options.autoRun ?? true;
+  }
+
+  /** Latency, throughput and step figures of what ran since construction or resetMetrics(). */
+  get metrics(): MetricsRecorder {
+    return this.recorder;
+  }
+
+  /** Starts the figures afresh; requests in flight are counted when they end. */
+  resetMetrics(): void {
+    this.recorder = new MetricsRecorder();
   }
 
   /** A fresh sequence id (requests, and the private sequences of warm-up and logits()). */
@@ -156,7 +166,7 @@ export class StepLoop {
     } finally {
       this.stepInFlight = false;
     }
-    this.metrics.recordStep(out, performance.now() - started, result);
+    this.recorder.recordStep(out, performance.now() - started, result);
 
     const { sampled, failed } = this.rowOutcomes(out, result);
     this.scheduler.commit(out, sampled);
@@ -197,7 +207,7 @@ export class StepLoop {
     this.requests.delete(id);
     this.pendingAborts.delete(id);
     this.scheduler.finish(id);
-    if (request) this.metrics.recordRequest(request.end(reason).metrics);
+    if (request) this.recorder.recordRequest(request.end(reason).metrics);
   }
 
   private applyAborts(): void {
