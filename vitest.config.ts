@@ -17,6 +17,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/kernels.test.ts',
   'test/gpu/attention.test.ts',
   'test/gpu/rowCounts.test.ts',
+  'test/gpu/linearBits.test.ts',
   'test/gpu/fixtures.test.ts',
   'test/gpu/models.test.ts',
   'test/gpu/concurrency.test.ts',

@@ -1,24 +1,35 @@
-// Matrix-vector product for decode (few rows): y = x · wᵀ (+ bias), y[m, n] = Σ_k x[m, k] · w[n, k] + bias[n].
-// Layout: x (M, K), w (N, K), bias (N), y (M, N); row-major. Meant for M ≤ 8 (one new token per running sequence).
-// Mapping: one thread per output column n, 64 columns per workgroup; rows are taken four at a time so each weight is
-//   read once per four rows. Variant VEC4 (K a multiple of 4) loads w and x four floats at a time. Variant W_F16: w
-//   holds f16 values packed two per u32 (see matmul.wgsl), four of them in a vec2<u32> for VEC4.
-// Reduction order: identical to matmul.wgsl (one thread's sequential fma chain over k = 0 … K-1, then + bias), which is
-//   what makes decode bit-identical to prefill for the same row; the vec4 loads keep that order (x, y, z, w in turn).
-// Hazards: N not a multiple of 64 (threads past N return); any M, any K. `acc` is declared inside the row loop with an
-//   explicit zero initializer: WGSL zeroes a `var` without one each time its declaration runs, but Tint's SPIR-V
-//   output (Chromium 156 on Vulkan/SwiftShader) hoists it to the function's entry with a one-time OpConstantNull
-//   initializer, so the second pass (rows 4 … 7) kept the first pass's sums (issue 9; naga had the same bug,
-//   gfx-rs/wgpu#9489). Every function-scope var in shaders/ has an initializer (test/unit/shaderHazards.test.ts).
+// Split-K matrix-vector product for decode (few rows): y = x · wᵀ (+ bias), y[m, n] = Σ_k x[m, k] · w[n, k] + bias[n].
+// Layout: x (M, K), w (N, K), bias (N), y (M, N); row-major. Meant for M ≤ 16 (one new token per running sequence);
+//   more rows are taken 16 at a time (the weights are then read once per 16 rows).
+// Reduction order (the canonical K-chunk order, shared with matmul.wgsl): K is cut into J = ceil(K / 64) chunks of 64;
+//   pⱼ is the sequential fma chain over k ∈ [64j, min(64j + 64, K)) starting at 0, and
+//   y = ((((0 + p₀) + p₁) + …) + p_{J-1}) + bias. The GEMM resets a partial every 64 k and adds it in the same order,
+//   so a row gives the same bits through either kernel, alone or in any batch.
+// Mapping: a 256-thread workgroup takes `columns` output columns with `lanes` = min(J, 256) threads each (columns =
+//   256 / lanes, host side: gemvWorkgroups in src/kernels/matmul.ts). Lane l of a column computes chunk l (then l + 256,
+//   … when J > 256, in rounds): consecutive threads read consecutive 256-byte chunks of one weight row, instead of one
+//   thread walking a whole 3–12 KB row as in gemv_v1.wgsl, so K = 3072 puts 48 threads on a column instead of 1.
+//   Each thread keeps its chunk's partials for up to 16 rows in registers (each weight is read once per 16 rows),
+//   stores them in workgroup memory, and one thread per (column, row) adds the lanes' partials in ascending lane order:
+//   a fixed sequential sum, not subgroupAdd, whose order WGSL leaves unspecified. With more than one round the running
+//   sum is kept in y itself (the same thread reads back what it wrote), and the bias is added in the last round.
+// Variant VEC4 (K a multiple of 4) loads w and x four floats at a time (x, y, z, w in turn: the same chain). Variant
+//   W_F16: w holds f16 values packed two per u32 (see matmul.wgsl), four of them in a vec2<u32> for VEC4.
+// Hazards: N not a multiple of `columns` and J not a multiple of `lanes` (idle threads still reach every barrier);
+//   any M ≥ 1, any K ≥ 1. Every function-scope var has an explicit initializer: Tint's SPIR-V output hoists a var
+//   declared in a loop to the function's entry and zeroes it once (issue 9; test/unit/shaderHazards.test.ts).
 
 struct Params {
   M: u32,
   N: u32,
   K: u32,
+  lanes: u32,    // threads per column: min(J, 256)
+  columns: u32,  // columns per workgroup: 256 / lanes
 }
 
-const WG: u32 = 64u;
-const ROWS: u32 = 4u;
+const WG: u32 = 256u;
+const ROWS: u32 = 16u;   // rows kept in registers per pass (GEMV_MAX_ROWS)
+const CHUNK: u32 = 64u;  // k per chunk of the canonical order
 
 #if ${VEC4}
 alias Chunk = vec4<f32>;
@@ -57,6 +68,8 @@ fn load_w(c: u32) -> Chunk {
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;    // (M, N)
 #endif
 
+var<workgroup> partials: array<f32, ROWS * WG>;  // [row in pass][thread]: 16 KiB, WebGPU's default limit
+
 fn accumulate(acc: f32, xv: Chunk, wv: Chunk) -> f32 {
 #if ${VEC4}
   return fma(xv.w, wv.w, fma(xv.z, wv.z, fma(xv.y, wv.y, fma(xv.x, wv.x, acc))));
@@ -66,29 +79,61 @@ fn accumulate(acc: f32, xv: Chunk, wv: Chunk) -> f32 {
 }
 
 @compute @workgroup_size(WG)
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let n = gid.x;
-  if (n >= p.N) {
-    return;
-  }
-  let chunks = p.K / LANES;
-  let w_row = n * chunks;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let col = t / p.lanes;
+  let lane = t % p.lanes;
+  let n = wid.x * p.columns + col;
+  let owns_column = col < p.columns && n < p.N;
+  let chunks = (p.K + CHUNK - 1u) / CHUNK;  // J
+  let k_units = p.K / LANES;                 // K in Chunk units
+  let chunk_units = CHUNK / LANES;
+  let w_row = n * k_units;
+
   for (var m0 = 0u; m0 < p.M; m0 = m0 + ROWS) {
     let rows = min(ROWS, p.M - m0);
-    var acc = array<f32, ROWS>();  // explicit: see Hazards
-    for (var k = 0u; k < chunks; k = k + 1u) {
-      let wv = load_w(w_row + k);
-      for (var i = 0u; i < rows; i = i + 1u) {
-        acc[i] = accumulate(acc[i], x[(m0 + i) * chunks + k], wv);
+    for (var j0 = 0u; j0 < chunks; j0 = j0 + p.lanes) {
+      // This thread's chunk j: its sequential fma chain for each row of the pass.
+      var acc = array<f32, ROWS>();  // explicit: see Hazards
+      let j = j0 + lane;
+      if (owns_column && j < chunks) {
+        let begin = j * chunk_units;
+        let end = min(begin + chunk_units, k_units);
+        for (var k = begin; k < end; k = k + 1u) {
+          let wv = load_w(w_row + k);
+          for (var i = 0u; i < rows; i = i + 1u) {
+            acc[i] = accumulate(acc[i], x[(m0 + i) * k_units + k], wv);
+          }
+        }
       }
-    }
-    for (var i = 0u; i < rows; i = i + 1u) {
-      let m = m0 + i;
+      for (var i = 0u; i < rows; i = i + 1u) {
+        partials[i * WG + t] = acc[i];
+      }
+      workgroupBarrier();
+      // One thread per (column, row) adds the lanes of this round in ascending order.
+      let lanes_now = min(p.lanes, chunks - j0);
+      let last_round = j0 + p.lanes >= chunks;
+      for (var q = t; q < p.columns * rows; q = q + WG) {
+        let c = q / rows;
+        let i = q % rows;
+        let out_n = wid.x * p.columns + c;
+        if (out_n < p.N) {
+          let out = (m0 + i) * p.N + out_n;
+          var total = 0.0;
+          if (j0 > 0u) {
+            total = y[out];
+          }
+          for (var l = 0u; l < lanes_now; l = l + 1u) {
+            total = total + partials[i * WG + c * p.lanes + l];
+          }
 #if ${HAS_BIAS}
-      y[m * p.N + n] = acc[i] + bias[n];
-#else
-      y[m * p.N + n] = acc[i];
+          if (last_round) {
+            total = total + bias[out_n];
+          }
 #endif
+          y[out] = total;
+        }
+      }
+      workgroupBarrier();
     }
   }
 }

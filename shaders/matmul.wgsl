@@ -3,9 +3,11 @@
 // Mapping: a workgroup of 8×8 threads computes a 32×32 tile of y; each thread owns 4×4 outputs at rows ty + 8i and
 //   columns tx + 8j (strided, so neighbouring threads write neighbouring columns). K is walked in slabs of 32 staged in
 //   workgroup memory.
-// Reduction order (the batch-invariance contract shared with gemv.wgsl): every output is ONE thread's sequential
-//   fma chain over k = 0, 1, …, K-1, then + bias. It never depends on M or on which kernel ran, so a row gives
-//   bit-identical results alone, in a batch, or through the GEMV path. Padding past K adds fma(0, 0, acc) = acc.
+// Reduction order (the canonical K-chunk order, the batch-invariance contract shared with gemv.wgsl): K is cut into
+//   chunks of 64; each output's chunk partial pⱼ is ONE thread's sequential fma chain over k ∈ [64j, 64j + 64) from 0,
+//   and the total is ((0 + p₀) + p₁) + … in ascending j, then + bias: the partial is folded into the total after every
+//   second slab and after the last one. It never depends on M or on which kernel ran, so a row gives bit-identical
+//   results alone, in a batch, or through the split-K GEMV. Padding past K adds fma(0, 0, acc) = acc.
 // Variant W_F16: w holds f16 values packed two per u32 (element i in the low half of word i/2 when i is even, the
 //   high half when odd), unpacked with unpack2x16float: half the bytes, no `shader-f16` needed. The unpacked f32 values
 //   are exact, so the reduction is the same as with f32 weights holding those values.
@@ -20,6 +22,7 @@ struct Params {
 const TILE: u32 = 32u;
 const WG_SIDE: u32 = 8u;
 const PER_THREAD: u32 = 4u;
+const CHUNK: u32 = 64u;  // k per chunk of the canonical order: two slabs
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;          // (M, K)
@@ -51,7 +54,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   let col0 = wid.x * TILE;
   let flat = lid.y * WG_SIDE + lid.x;
 
-  var acc = array<array<f32, PER_THREAD>, PER_THREAD>();  // explicit initializers: see gemv.wgsl, Hazards
+  var acc = array<array<f32, PER_THREAD>, PER_THREAD>();    // the current chunk's partials; explicit: see gemv.wgsl, Hazards
+  var total = array<array<f32, PER_THREAD>, PER_THREAD>();  // the chunks so far, added in ascending order
   for (var k0 = 0u; k0 < p.K; k0 = k0 + TILE) {
     // 64 threads stage two 32×32 slabs, 16 elements each; consecutive threads read consecutive k (coalesced).
     for (var e = flat; e < TILE * TILE; e = e + WG_SIDE * WG_SIDE) {
@@ -84,6 +88,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       }
     }
     workgroupBarrier();
+    let slab_end = k0 + TILE;
+    if (slab_end % CHUNK == 0u || slab_end >= p.K) {
+      for (var i = 0u; i < PER_THREAD; i = i + 1u) {
+        for (var j = 0u; j < PER_THREAD; j = j + 1u) {
+          total[i][j] = total[i][j] + acc[i][j];
+          acc[i][j] = 0.0;
+        }
+      }
+    }
   }
 
   for (var i = 0u; i < PER_THREAD; i = i + 1u) {
@@ -92,9 +105,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let n = col0 + lid.x + WG_SIDE * j;
       if (m < p.M && n < p.N) {
 #if ${HAS_BIAS}
-        y[m * p.N + n] = acc[i][j] + bias[n];
+        y[m * p.N + n] = total[i][j] + bias[n];
 #else
-        y[m * p.N + n] = acc[i][j];
+        y[m * p.N + n] = total[i][j];
 #endif
       }
     }

@@ -1,12 +1,35 @@
-// y = x · wᵀ + bias (PyTorch Linear). Two kernels with one reduction order (see shaders/matmul.wgsl): a tiled GEMM for
-// prefill and a GEMV for decode. The choice is made per dispatch from the row count, and cannot change results.
+// y = x · wᵀ + bias (PyTorch Linear). Two kernels with one reduction order, the canonical 64-k chunk order (see
+// shaders/gemv.wgsl): a tiled GEMM for prefill and a split-K GEMV for decode. The choice is made per dispatch from the
+// row count, and cannot change results. The kernels before that order (shaders/gemv_v1.wgsl, matmul_v1.wgsl) stay
+// selectable as variants 'gemv-v1' / 'gemm-v1' for tests and profiling; they agree with each other bit for bit, not
+// with the current pair.
 import gemmTemplate from '../../shaders/matmul.wgsl?raw';
 import gemvTemplate from '../../shaders/gemv.wgsl?raw';
+import gemmV1Template from '../../shaders/matmul_v1.wgsl?raw';
+import gemvV1Template from '../../shaders/gemv_v1.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { ceilDiv, computePipeline, type DispatchPlan, KernelCall, Params } from '../gpu/kernel.ts';
+import { ConfigError } from '../errors.ts';
 
-/** Row counts up to this use the GEMV kernel (decode); above it, the tiled GEMM (prefill). */
-export const GEMV_MAX_ROWS = 8;
+/** Row counts up to this use the GEMV kernel (decode, up to 16 sequences); above it, the tiled GEMM (prefill). */
+export const GEMV_MAX_ROWS = 16;
+/** k per chunk of the canonical reduction order (shaders/gemv.wgsl CHUNK). */
+export const K_CHUNK = 64;
+/** Threads per GEMV workgroup (shaders/gemv.wgsl WG). */
+const GEMV_THREADS = 256;
+
+export type LinearVariant = 'auto' | 'gemm' | 'gemv' | 'gemm-v1' | 'gemv-v1';
+
+/** The split-K GEMV's shape for K inputs: threads per column (one per 64-k chunk, at most 256) and columns per workgroup. */
+export function gemvLayout(inFeatures: number): { lanes: number; columns: number } {
+  const lanes = Math.min(ceilDiv(inFeatures, K_CHUNK), GEMV_THREADS);
+  return { lanes, columns: Math.floor(GEMV_THREADS / lanes) };
+}
+
+/** Workgroups of one GEMV dispatch over N outputs (the same for any row count). */
+export function gemvWorkgroups(inFeatures: number, outFeatures: number): number {
+  return ceilDiv(outFeatures, gemvLayout(inFeatures).columns);
+}
 
 export interface LinearArgs {
   x: GPUBuffer; // (M, K)
@@ -20,30 +43,59 @@ export interface LinearArgs {
 
 /** A linear layer call site; `encode(pass, M)` picks GEMV or GEMM for M rows. */
 export class LinearCall {
-  private readonly gemm: KernelCall;
-  private readonly gemv: KernelCall;
+  private readonly kernels = new Map<Exclude<LinearVariant, 'auto'>, KernelCall>();
+  private readonly build: (variant: Exclude<LinearVariant, 'auto'>) => KernelCall;
 
   constructor(gpu: GpuContext, label: string, a: LinearArgs) {
+    if (!(Number.isInteger(a.inFeatures) && a.inFeatures >= 1 && Number.isInteger(a.outFeatures) && a.outFeatures >= 1)) {
+      throw new ConfigError(`${label}: a linear layer needs at least one input and output feature, got K=${a.inFeatures} N=${a.outFeatures}`);
+    }
     const defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
+    const vec4 = { ...defines, VEC4: a.inFeatures % 4 === 0 };
     const buffers = a.bias ? [a.x, a.w, a.bias, a.y] : [a.x, a.w, a.y];
     const params = (rows: number) => new Params().u32('M', rows).u32('N', a.outFeatures).u32('K', a.inFeatures);
-    this.gemm = new KernelCall(gpu, `${label} (gemm)`, computePipeline(gpu, 'matmul', gemmTemplate, defines), buffers, (rows): DispatchPlan => ({
-      params: params(rows),
-      grid: [ceilDiv(a.outFeatures, 32), ceilDiv(rows, 32)],
-    }));
-    this.gemv = new KernelCall(gpu, `${label} (gemv)`, computePipeline(gpu, 'gemv', gemvTemplate, { ...defines, VEC4: a.inFeatures % 4 === 0 }), buffers, (rows): DispatchPlan => ({
-      params: params(rows),
-      grid: [ceilDiv(a.outFeatures, 64)],
-    }));
+    const gemmGrid = (rows: number): [number, number] => [ceilDiv(a.outFeatures, 32), ceilDiv(rows, 32)];
+    const layout = gemvLayout(a.inFeatures);
+    this.build = (variant) => {
+      const name = `${label} (${variant})`;
+      switch (variant) {
+        case 'gemm':
+          return new KernelCall(gpu, name, computePipeline(gpu, 'matmul', gemmTemplate, defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
+        case 'gemv':
+          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv', gemvTemplate, vec4), buffers, (rows): DispatchPlan => ({
+            params: params(rows).u32('lanes', layout.lanes).u32('columns', layout.columns),
+            grid: [gemvWorkgroups(a.inFeatures, a.outFeatures)],
+          }));
+        case 'gemm-v1':
+          return new KernelCall(gpu, name, computePipeline(gpu, 'matmul_v1', gemmV1Template, defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
+        case 'gemv-v1':
+          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv_v1', gemvV1Template, vec4), buffers, (rows): DispatchPlan => ({
+            params: params(rows),
+            grid: [ceilDiv(a.outFeatures, 64)],
+          }));
+      }
+    };
+    // The two the engine runs are built now, so a shader or layout error surfaces at load; the v1 variants on first use.
+    this.kernel('gemm');
+    this.kernel('gemv');
   }
 
-  encode(pass: GPUComputePassEncoder, rows: number, variant: 'auto' | 'gemm' | 'gemv' = 'auto'): void {
-    const useGemv = variant === 'gemv' || (variant === 'auto' && rows <= GEMV_MAX_ROWS);
-    (useGemv ? this.gemv : this.gemm).encode(pass, rows);
+  encode(pass: GPUComputePassEncoder, rows: number, variant: LinearVariant = 'auto'): void {
+    const chosen = variant === 'auto' ? (rows <= GEMV_MAX_ROWS ? 'gemv' : 'gemm') : variant;
+    this.kernel(chosen).encode(pass, rows);
+  }
+
+  private kernel(variant: Exclude<LinearVariant, 'auto'>): KernelCall {
+    let call = this.kernels.get(variant);
+    if (!call) {
+      call = this.build(variant);
+      this.kernels.set(variant, call);
+    }
+    return call;
   }
 
   destroy(): void {
-    this.gemm.destroy();
-    this.gemv.destroy();
+    for (const call of this.kernels.values()) call.destroy();
+    this.kernels.clear();
   }
 }

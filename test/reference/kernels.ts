@@ -29,6 +29,57 @@ export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, bias: Arra
   return y;
 }
 
+/** k per chunk of the canonical reduction order (src/kernels/matmul.ts K_CHUNK, written here again on purpose). */
+export const K_CHUNK = 64;
+
+/** One f32 fma, a·b + c rounded once (fused) or the product rounded first (unfused, as an adapter without fma may do). */
+export function fmaF32(a: number, b: number, c: number, fused: boolean): number {
+  if (!fused) return Math.fround(Math.fround(a * b) + c);
+  // a·b of two f32 is exact in float64; s = p + c rounds once, e is its exact error (Knuth's two-sum). Rounding s to f32
+  // is then right unless s lies exactly halfway between two f32 values (f32 midpoints are float64 values, so the exact
+  // sum cannot sit across one from s): there the sign of e breaks the tie.
+  const p = a * b;
+  const s = p + c;
+  const bp = s - c;
+  const e = (p - bp) + (c - (s - bp));
+  const r = Math.fround(s);
+  if (e === 0 || r === s) return r;
+  const other = nextF32Toward(r, s);
+  if (Math.abs(other - s) !== Math.abs(r - s)) return r; // not a tie
+  return (e > 0) === (other > r) ? other : r; // the exact sum s + e lies on e's side of the midpoint s
+}
+
+/** The f32 next to r in the direction of t (r is an f32, t ≠ r). */
+function nextF32Toward(r: number, t: number): number {
+  const bits = new Uint32Array(new Float32Array([r]).buffer);
+  const up = t > r;
+  if (r === 0) bits[0] = up ? 1 : 0x80000001;
+  else if ((r > 0) === up) bits[0] += 1;
+  else bits[0] -= 1;
+  return new Float32Array(bits.buffer)[0];
+}
+
+/**
+ * y = x · wᵀ + bias in f32 in the canonical 64-k chunk order (shaders/gemv.wgsl header, written here from that
+ * definition): pⱼ = the sequential fma chain over k ∈ [64j, 64j + 64) from 0, y = ((0 + p₀) + p₁ + …) + bias.
+ * `fused`: whether the adapter's fma rounds once (test/gpu/linearBits.test.ts probes it).
+ */
+export function linearCanonicalF32(x: ArrayLike<number>, w: ArrayLike<number>, bias: ArrayLike<number> | undefined, m: number, n: number, k: number, fused: boolean): Float32Array {
+  const y = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let total = 0;
+      for (let k0 = 0; k0 < k; k0 += K_CHUNK) {
+        let partial = 0;
+        for (let kk = k0; kk < Math.min(k0 + K_CHUNK, k); kk++) partial = fmaF32(x[i * k + kk], w[j * k + kk], partial, fused);
+        total = Math.fround(total + partial);
+      }
+      y[i * n + j] = bias ? Math.fround(total + bias[j]) : total;
+    }
+  }
+  return y;
+}
+
 /** The erf function to ~1e-15 (Taylor series near 0, continued fraction for erfc beyond). */
 export function erf(x: number): number {
   const a = Math.abs(x);
