@@ -3,7 +3,9 @@
 // softmax.wgsl without normalization, then sample.wgsl version 1 over the (R, V) probabilities) and the fused one it
 // runs now (argmax, then sample.wgsl version 2, which computes the same weights from the logits). Each figure is the
 // median over rounds of the wall time of `repeats` dependent copies of the tail in one pass, submit → done, divided by
-// `repeats` (Node has no timestamp queries on llvmpipe).
+// `repeats` (Node has no timestamp queries on llvmpipe), and the same for the process's CPU time (user + system: on a
+// software adapter the GPU is this process's threads, and CPU time moves less than wall time when other jobs load
+// the machine).
 // Run: node --import ./scripts/node-hooks.mjs scripts/sample-fusion-bench.ts [rows=1,4] [rounds=15] [repeats=10] [top-k=40] [top-p=1]
 // (temperature 0.8, as the PERF.md runs of bench --temperature 0.8 --top-k 40)
 import { createStorageBuffer, writeChunked } from '../src/gpu/buffers.ts';
@@ -45,6 +47,7 @@ for (const R of rowsArg.split(',').map(Number)) {
     fused: [argmaxCall, sample(gpu, 'sample v2', { fromLogits: { logits: logitsBuf, argmaxIds: ids, invTemperature: invT }, settings, drawn, vocab: V })],
   };
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
   const repeats = Number(repeatsArg);
   for (let round = -1; round < Number(roundsArg); round++) {
     for (const [name, calls] of Object.entries(variants)) {
@@ -53,14 +56,22 @@ for (const R of rowsArg.split(',').map(Number)) {
       for (let n = 0; n < repeats; n++) for (const c of calls) c.encode(pass, R);
       pass.end();
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       device.queue.submit([encoder.finish()]);
       await device.queue.onSubmittedWorkDone();
-      if (round >= 0) times[name].push((performance.now() - t0) / repeats); // round -1 warms the pipelines up
+      const c = process.cpuUsage(c0);
+      if (round >= 0) {
+        // round -1 warms the pipelines up
+        times[name].push((performance.now() - t0) / repeats);
+        cpu[name].push((c.user + c.system) / 1000 / repeats);
+      }
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const m = Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, median(xs)]));
-  console.log(`R ${R}: ms per step tail (median of ${roundsArg} rounds × ${repeats} repeats): greedy ${m.greedy.toFixed(3)}, chain ${m.chain.toFixed(3)}, fused ${m.fused.toFixed(3)}; sampling's extra: chain ${(m.chain - m.greedy).toFixed(3)}, fused ${(m.fused - m.greedy).toFixed(3)}`);
+  for (const [what, table] of [['wall', times], ['CPU', cpu]] as const) {
+    const m = Object.fromEntries(Object.entries(table).map(([k, xs]) => [k, median(xs)]));
+    console.log(`R ${R}, ${what} ms per step tail (median of ${roundsArg} rounds × ${repeats} repeats): greedy ${m.greedy.toFixed(3)}, chain ${m.chain.toFixed(3)}, fused ${m.fused.toFixed(3)}; sampling's extra: chain ${(m.chain - m.greedy).toFixed(3)}, fused ${(m.fused - m.greedy).toFixed(3)}`);
+  }
   for (const b of [logitsBuf, invT, settings, ids, probs, drawn]) b.destroy();
 }
 gpu.destroy();

@@ -216,8 +216,16 @@ describe('non-finite rows', () => {
 });
 
 describe('version 2: the weights computed from the logits (softmax folded into the draw)', () => {
-  /** Fixed rows of logits: GPT-like (a few high logits over a spread), with a masked half (-Inf), all masked, NaN. */
-  function logitRow(kind: 'spread' | 'masked' | 'all masked' | 'nan' | 'inf', vocab: number, rand: (lo?: number, hi?: number) => number): Float32Array {
+  /**
+   * Fixed rows of logits: GPT-like (a few high logits over a spread), with a masked half (-Inf), a few tokens 12 above
+   * a flat tail that holds most of the mass (the radix select's first window misses it), all masked, NaN, +Inf.
+   */
+  function logitRow(kind: 'spread' | 'masked' | 'tail' | 'all masked' | 'nan' | 'inf', vocab: number, rand: (lo?: number, hi?: number) => number): Float32Array {
+    if (kind === 'tail') {
+      const row = Float32Array.from({ length: vocab }, () => rand(-12.5, -11.8) + 5);
+      for (let n = Math.floor(rand(1, 4)); n > 0; n--) row[Math.floor(rand(0, vocab))] = rand(5, 5.05);
+      return row;
+    }
     const row = Float32Array.from({ length: vocab }, () => rand(-4, 4) + (rand(0, 1) < 0.01 ? rand(4, 10) : 0) - 30);
     if (kind === 'masked') for (let i = 0; i < vocab; i++) if (rand(0, 1) < 0.5) row[i] = -Infinity;
     if (kind === 'all masked') row.fill(-Infinity);
@@ -253,7 +261,7 @@ describe('version 2: the weights computed from the logits (softmax folded into t
     const rows: SampleRow[] = [];
     const temperatures: number[] = [];
     const logitRows: Float32Array[] = [];
-    for (const kind of ['spread', 'masked'] as const) {
+    for (const kind of ['spread', 'masked', 'tail'] as const) {
       for (const t of [0.7, 1, 1.3]) {
         for (const topK of [0, 1, 40]) {
           for (const topP of [0.9, 1]) {
