@@ -96,7 +96,7 @@ export class OutputHead {
       this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));
       this.penaltyCall = own(repetitionPenalty(gpu, 'repetition penalty', { logits: this.logits, history: this.history, offsets: this.historyOffsets, penalty: this.penalty, vocab: V }));
       this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
-      // after argmax, on the same penalized logits: argmax's id is the row max the weights exp((l - max) / τ) need
+      // after argmax, on the same penalized logits: argmax's id is the row max the weights exp((l - max) · 1/τ) need
       this.sampleCall = own(sample(gpu, 'sample', { fromLogits: { logits: this.logits, argmaxIds: this.ids, invTemperature: this.invTemperature }, settings: this.sampleSettings, drawn: this.drawn, vocab: V }));
     } catch (e) {
       this.destroy();
