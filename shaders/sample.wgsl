@@ -1,7 +1,14 @@
-// Sampling on the GPU: top-k, top-p and the draw for each row of probabilities (already penalized and softmaxed with
-// the row's temperature by repetition_penalty.wgsl and softmax.wgsl; any non-negative weights do, and the engine gives
-// exp((l - max) / τ) without the normalization, since only ratios matter), with a counter-based generator, so only one
-// id per row travels back. Semantics (Hugging Face's processors, in their order), defined exactly on integers:
+// Sampling on the GPU: top-k, top-p and the draw for each row, with a counter-based generator, so only one id per row
+// travels back. Two versions read the row's weights p (any non-negative values do: only ratios matter):
+// - version 1 (FROM_LOGITS = false): p is read from `probs`, e.g. softmax.wgsl's exp((l - max) / τ) without the
+//   normalization; kept as the reference the fused version is checked against (test/gpu/sampling.test.ts).
+// - version 2 (FROM_LOGITS = true, the engine's): p is computed from the (penalized) logits each time it is read,
+//   p = exp((l - max) · (1/τ)), the very f32 expression of softmax.wgsl, with max = max(-3e38, logits[argmax id])
+//   (argmax.wgsl's output for the same logits, which equals softmax.wgsl's -3e38-seeded row max: the argmax is the first
+//   largest value above -3e38, or id 0 when there is none), so the draw is bit for bit version 1's on softmax.wgsl's
+//   output, without that extra pass over V and its (R, V) buffer. Recomputing exp on each of the kernel's 2–4 passes
+//   costs ALU, not memory.
+// Semantics (Hugging Face's processors, in their order), defined exactly on integers:
 // - Each probability becomes a fixed-point weight w = floor(p / 2^(e_top - 166)), where 2^(e_top - 126) bounds the
 //   row's largest value: the top token's weight is in [2^39, 2^40); values below 2^-40 of it weigh 0 (never drawn).
 //   Sums of weights are exact 64-bit integers, so no result depends on a summation order, a workgroup size or a GPU.
@@ -14,8 +21,9 @@
 //   with probability w / W up to 2^-24, and a seed replays exactly whatever the batch.
 // The generator is Philox-4x32-10 (Salmon et al. 2011, Random123's constants and round), counter (index, stream, 0,
 // 0), key (seed, 0), first output word; its CPU twin and the twin of the whole kernel are in test/reference/sampling.ts.
-// Layout: probs (R, V) f32; settings (R) RowSettings; drawn (R) u32: the id, or NON_FINITE_FLAG (bit 31) when the
-//   row held a NaN or ±Inf (its probabilities are no distribution: the host fails that request).
+// Layout: probs or logits (R, V) f32; settings (R) RowSettings; drawn (R) u32: the id, or NON_FINITE_FLAG (bit 31)
+//   when the row's p held a NaN or ±Inf (its weights are no distribution: the host fails that request); version 2 also
+//   argmax_ids (R) u32 and inv_temperature (R) f32.
 // Mapping: one 256-thread workgroup per row (rows with sampled = 0, greedy, return at once). The kept set is always
 //   {key > T} ∪ {the first j tokens, by id, with key == T}, key the f32 bit pattern (for p ≥ 0, bit order = value
 //   order). T and j come from a radix select over the keys, 8 bits a pass from the top: a pass counts and weighs the
@@ -66,9 +74,21 @@ const FULL_P: u32 = 0x1000000u;
 const LIST_CAP: u32 = 1024u;
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> probs: array<f32>;              // (R, V)
+#if ${FROM_LOGITS}
+@group(0) @binding(1) var<storage, read> logits: array<f32>;             // (R, V) after the repetition penalty
+#else
+@group(0) @binding(1) var<storage, read> probs: array<f32>;              // (R, V) non-negative weights
+#endif
 @group(0) @binding(2) var<storage, read> settings: array<RowSettings>;   // (R)
 @group(0) @binding(3) var<storage, read_write> drawn: array<u32>;        // (R): id | NON_FINITE_FLAG
+#if ${FROM_LOGITS}
+@group(0) @binding(4) var<storage, read> argmax_ids: array<u32>;         // (R): argmax.wgsl's id | NON_FINITE_FLAG
+@group(0) @binding(5) var<storage, read> inv_temperature: array<f32>;    // (R): 1/τ, as softmax.wgsl reads it
+
+// The row's max logit and 1/τ, set once at the top of main (every thread reads the same two words).
+var<private> row_max: f32 = 0.0;
+var<private> inv_t: f32 = 1.0;
+#endif
 
 var<workgroup> h_count: array<atomic<u32>, DIGITS>;
 var<workgroup> h_lo: array<atomic<u32>, DIGITS>;
@@ -173,8 +193,17 @@ fn weight(key: u32, e_top: u32) -> vec2u {
   return vec2u(select(m >> t, 0u, t >= 32u), 0u);
 }
 
+/** The weight p of token i of the row starting at base. */
+fn prob_at(base: u32, i: u32) -> f32 {
+#if ${FROM_LOGITS}
+  return exp((logits[base + i] - row_max) * inv_t);  // softmax.wgsl's expression, operation for operation: same bits
+#else
+  return probs[base + i];
+#endif
+}
+
 fn key_at(base: u32, i: u32) -> u32 {
-  return key_of(bitcast<u32>(probs[base + i]));
+  return key_of(bitcast<u32>(prob_at(base, i)));
 }
 
 /** Adds one token of key k to digit d's bucket: its count, and its weight when selecting by weight. */
@@ -343,13 +372,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     return;
   }
   let base = row * p.vocab;
+#if ${FROM_LOGITS}
+  // -3e38 seeds softmax.wgsl's max too; the flag bit is argmax's non-finite mark, not part of the id.
+  row_max = max(-3.0e38, logits[base + (argmax_ids[row] & ~NON_FINITE_FLAG)]);
+  inv_t = inv_temperature[row];
+#endif
 
   // Pass 1: non-finite values, the largest key, how many tokens have p > 0.
   var bad = 0u;
   var top = 0u;
   var count = 0u;
   for (var i = lid; i < p.vocab; i = i + WG) {
-    let bits = bitcast<u32>(probs[base + i]);
+    let bits = bitcast<u32>(prob_at(base, i));
     bad = bad | select(0u, 1u, (bits & EXPONENT_MASK) == EXPONENT_MASK);
     let k = key_of(bits);
     top = max(top, k);

@@ -1,6 +1,8 @@
 // Row softmax with a temperature per row, for sampling: probs[r, v] = exp((logits[r, v] - max_r) / τ_r) / Σ_v exp(…).
 // Variant NORMALIZE = false leaves out the division (and the sum): probs[r, v] = exp((logits[r, v] - max_r) / τ_r),
-//   the top token at exactly 1, for sample.wgsl, whose draw depends only on the ratios (one pass fewer).
+//   the top token at exactly 1: the input of sample.wgsl's version 1, whose draw depends only on the ratios. The
+//   engine runs neither: sample.wgsl's version 2 computes these weights itself with this file's expression
+//   (exp((l - max) * inv_temperature), max seeded with -3e38), and the tests hold it to this chain bit for bit.
 // Layout: logits, probs (R, V); inv_temperature (R) holds 1/τ_r. Mapping: one 64-thread workgroup per row; three strided passes (max, sum, write)
 //   with tree reductions. Subtracting the row max first keeps exp() in range for any logits.
 

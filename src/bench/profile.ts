@@ -9,7 +9,7 @@
 //
 // Per-step totals are Σ over call sites of (µs per call × occurrences in a greedy decode step): the layers are alike,
 // so layer 0's sites stand for all of them. Sites that run only when a row samples or has a repetition penalty
-// (softmax, penalty) are timed with occurrences 0. The kernel variant of each site (gemv / gemm, …) is read from what
+// (the draw, the penalty) are timed with occurrences 0. The kernel variant of each site (gemv / gemm, …) is read from what
 // it binds (the bind group's label), so a site with a new variant is just another row of the table.
 //
 // The floor of a step: the bytes it must read at least (the weights once + the KV of every row's context once) at the

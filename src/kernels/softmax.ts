@@ -1,4 +1,6 @@
-// Row softmax with a temperature per row (shaders/softmax.wgsl), for sampling.
+// Row softmax with a temperature per row (shaders/softmax.wgsl). The engine no longer runs it: shaders/sample.wgsl
+// computes the same weights from the logits as it reads them; the tests run it as the reference chain (softmax, then
+// sample.wgsl's version 1 on its output) that the fused version must match bit for bit.
 import template from '../../shaders/softmax.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { computePipeline, KernelCall, Params } from '../gpu/kernel.ts';

@@ -1,6 +1,7 @@
 // The end of a step: the rows whose next token is wanted go through ln_f and the LM head, then, per row, the repetition
 // penalty, the greedy choice (argmax, which also flags rows whose logits hold NaN / ±Inf) and, for sampled rows, the
-// temperature softmax and the draw (top-k, top-p, a counter-based generator: shaders/sample.wgsl), all on the GPU. Only
+// draw (temperature, top-k, top-p, a counter-based generator: shaders/sample.wgsl, which computes the softmax weights
+// from the logits and argmax's row max as it reads them, so no probabilities pass or buffer), all on the GPU. Only
 // token ids (with their flags) come back for `sample`; raw logits for `logits` requests. Each row is processed on its
 // own, so a row's result never depends on the others.
 import type { ModelConfig } from '../io/config.ts';
@@ -11,7 +12,6 @@ import type { KernelCall } from '../gpu/kernel.ts';
 import { layerNorm } from '../kernels/layerNorm.ts';
 import { LinearCall } from '../kernels/matmul.ts';
 import { argmax, decodeArgmaxIds } from '../kernels/argmax.ts';
-import { softmax } from '../kernels/softmax.ts';
 import { repetitionPenalty } from '../kernels/repetitionPenalty.ts';
 import { packSampleSettings, sample, SAMPLE_SETTINGS_WORDS } from '../kernels/sample.ts';
 import type { ProfileSite } from './transformer.ts';
@@ -50,7 +50,6 @@ export class OutputHead {
   private readonly rows: GPUBuffer; // (R, C) residual rows gathered from the step
   private readonly rowsNorm: GPUBuffer; // (R, C)
   private readonly logits: GPUBuffer; // (R, V)
-  private readonly probs: GPUBuffer; // (R, V) exp((logit - max) / τ), not normalized: the draw needs only the ratios
   private readonly ids: GPUBuffer; // (R) u32: argmax id | NON_FINITE_FLAG (bit 31) when the row held NaN / ±Inf
   private readonly drawn: GPUBuffer; // (R) u32: sampled id | NON_FINITE_FLAG when the probabilities held NaN / ±Inf
   private readonly sampleSettings: GPUBuffer; // (R, SAMPLE_SETTINGS_WORDS) u32: sampled, top-k, top-p, seed, index
@@ -63,7 +62,6 @@ export class OutputHead {
   private readonly lmHead: LinearCall;
   private readonly penaltyCall: KernelCall;
   private readonly argmaxCall: KernelCall;
-  private readonly softmaxCall: KernelCall;
   private readonly sampleCall: KernelCall;
   private readonly owned: { destroy(): void }[] = [];
 
@@ -85,7 +83,6 @@ export class OutputHead {
       this.rows = buffer('head rows', R * C * 4);
       this.rowsNorm = buffer('head rows normalized', R * C * 4);
       this.logits = buffer('logits', R * V * 4);
-      this.probs = buffer('probabilities', R * V * 4);
       this.ids = buffer('argmax ids', R * 4);
       this.drawn = buffer('drawn ids', R * 4);
       this.sampleSettings = buffer('sampling settings', R * SAMPLE_SETTINGS_WORDS * 4);
@@ -99,8 +96,8 @@ export class OutputHead {
       this.lmHead = own(new LinearCall(gpu, 'lm head', { x: this.rowsNorm, w: weights.lmHead, y: this.logits, inFeatures: C, outFeatures: V, weightF16: weights.matrixFormat === 'f16' }));
       this.penaltyCall = own(repetitionPenalty(gpu, 'repetition penalty', { logits: this.logits, history: this.history, offsets: this.historyOffsets, penalty: this.penalty, vocab: V }));
       this.argmaxCall = own(argmax(gpu, 'argmax', { logits: this.logits, ids: this.ids, vocab: V }));
-      this.softmaxCall = own(softmax(gpu, 'softmax', { logits: this.logits, invTemperature: this.invTemperature, probs: this.probs, vocab: V, normalize: false }));
-      this.sampleCall = own(sample(gpu, 'sample', { probs: this.probs, settings: this.sampleSettings, drawn: this.drawn, vocab: V }));
+      // after argmax, on the same penalized logits: argmax's id is the row max the weights exp((l - max) · 1/τ) need
+      this.sampleCall = own(sample(gpu, 'sample', { fromLogits: { logits: this.logits, argmaxIds: this.ids, invTemperature: this.invTemperature }, settings: this.sampleSettings, drawn: this.drawn, vocab: V }));
     } catch (e) {
       this.destroy();
       throw e;
@@ -126,19 +123,14 @@ export class OutputHead {
     const penalized = sampling.some((r) => r.repetitionPenalty !== 1);
     const sampled = sampling.some((r) => r.temperature > 0);
     if (penalized) this.uploadPenalties(sampling);
-    if (sampled) {
-      const queue = this.gpu.device.queue;
-      queue.writeBuffer(this.invTemperature, 0, Float32Array.from(sampling, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
-      queue.writeBuffer(this.sampleSettings, 0, packSampleSettings(sampling.map((r) => ({ ...r, active: r.temperature > 0 }))));
-    }
+    if (sampled) this.uploadSampling(sampling);
 
     const pass = encoder.beginComputePass({ label: 'head', timestampWrites });
     this.finalNorm.encode(pass, R);
     this.lmHead.encode(pass, R);
     if (penalized) this.penaltyCall.encode(pass, R);
     if (output.kind === 'sample') this.argmaxCall.encode(pass, R);
-    if (sampled) this.softmaxCall.encode(pass, R);
-    if (sampled) this.sampleCall.encode(pass, R);
+    if (sampled) this.sampleCall.encode(pass, R); // reads argmax's ids: encoded after it
     pass.end();
 
     if (output.kind === 'logits') {
@@ -165,21 +157,29 @@ export class OutputHead {
 
   /**
    * The head's call sites for `rows.length` rows, each encoded on its own (bench --profile; TransformerPlan.profileSites):
-   * ln_f, the LM head and argmax run in every decode step; the penalty and softmax only for rows that use them
-   * (occurrences 0), and are set up here with `rows`' penalties, histories and temperatures.
+   * ln_f, the LM head and argmax run in every decode step; the penalty and the draw only for rows that use them
+   * (occurrences 0), and are set up here with `rows`' penalties, histories, temperatures and sampling settings (the
+   * draw reads argmax's ids: each repeat of it follows the argmax a previous site left in the buffer).
    */
   profileSites(rows: readonly RowSampling[]): ProfileSite[] {
     const R = rows.length;
     this.uploadPenalties(rows);
-    this.gpu.device.queue.writeBuffer(this.invTemperature, 0, Float32Array.from(rows, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
+    this.uploadSampling(rows);
     const site = (label: string, occurrences: number, call: { encode(pass: GPUComputePassEncoder, rows: number): void }) => ({ label, occurrences, encode: (pass: GPUComputePassEncoder) => call.encode(pass, R) });
     return [
       site('ln_f', 1, this.finalNorm),
       site('lm head', 1, this.lmHead),
       site('repetition penalty', 0, this.penaltyCall),
       site('argmax', 1, this.argmaxCall),
-      site('softmax', 0, this.softmaxCall),
+      site('sample', 0, this.sampleCall),
     ];
+  }
+
+  /** Sampled rows' 1/τ (as softmax.wgsl took it: the draw's weights must keep its bits) and settings; greedy rows inactive. */
+  private uploadSampling(rows: readonly RowSampling[]): void {
+    const queue = this.gpu.device.queue;
+    queue.writeBuffer(this.invTemperature, 0, Float32Array.from(rows, (r) => (r.temperature > 0 ? 1 / r.temperature : 1)));
+    queue.writeBuffer(this.sampleSettings, 0, packSampleSettings(rows.map((r) => ({ ...r, active: r.temperature > 0 }))));
   }
 
   private uploadPenalties(rows: readonly RowSampling[]): void {

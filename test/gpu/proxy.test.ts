@@ -30,7 +30,7 @@ describe('bench --proxy, demo model, batch 1', () => {
     // src/model/transformer.ts encodeLayer/encodeMlp: ln1, qkv, [rope: NeoX only], kv write, attention (decode path:
     // tile partials, then their merge; src/kernels/attention.ts), attn proj, +attn, ln2, mlp up, gelu, mlp down, +mlp.
     // Before the layers the embedding; after them the greedy head (src/model/outputHead.ts): ln_f, LM head, argmax (no
-    // penalty, no softmax when greedy).
+    // penalty, no draw when greedy).
     const perLayer = 12 + (c.family === 'gpt_neox' ? 1 : 0);
     const expected = 1 + c.numLayers * perLayer + 3;
     expect(record.points[0].perStep.dispatches).toBe(expected);

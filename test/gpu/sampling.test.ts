@@ -1,15 +1,18 @@
 // Sampling on the GPU (shaders/sample.wgsl) against its CPU twin (test/reference/sampling.ts): the generator word for
 // many keys, the drawn id bit for bit over awkward vocabularies and every top-k / top-p regime (ties, one-hot rows,
-// zeros), a chi-square test of the draws against the kept-and-renormalized distribution, non-finite rows; then the
-// engine: a seed replays exactly, alone and among concurrent requests with other seeds.
+// zeros), a chi-square test of the draws against the kept-and-renormalized distribution, non-finite rows; version 2
+// (the weights computed from logits in the kernel) against the chain it replaces (softmax.wgsl, then version 1) bit for
+// bit and against its own twin; then the engine: a seed replays exactly, alone and among concurrent requests with other
+// seeds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NON_FINITE_FLAG } from '../../src/kernels/argmax.ts';
+import { argmax, NON_FINITE_FLAG } from '../../src/kernels/argmax.ts';
+import { softmax } from '../../src/kernels/softmax.ts';
 import { packSampleSettings, sample, type SampleRow } from '../../src/kernels/sample.ts';
 import { Engine } from '../../src/engine.ts';
 import { useGpu } from '../support/gpu.ts';
 import { seededRandom } from '../support/compare.ts';
 import { projectModelFiles } from '../support/platform.ts';
-import { randomBits, sampleRef } from '../reference/sampling.ts';
+import { randomBits, sampleFromLogitsRef, sampleRef } from '../reference/sampling.ts';
 
 const g = useGpu();
 
@@ -209,6 +212,108 @@ describe('non-finite rows', () => {
     expect(got[0]).toBe(sampleRef(probs[0], 0, 1, 9, 0).id);
     expect(got[5]).toBe(sampleRef(probs[5], 0, 1, 9, 5).id);
     expect(got[5] % 2).toBe(1);
+  });
+});
+
+describe('version 2: the weights computed from the logits (softmax folded into the draw)', () => {
+  /**
+   * Fixed rows of logits: GPT-like (a few high logits over a spread), with a masked half (-Inf), a few tokens 12 above
+   * a flat tail that holds most of the mass (the radix select's first window misses it), all masked, NaN, +Inf.
+   */
+  function logitRow(kind: 'spread' | 'masked' | 'tail' | 'all masked' | 'nan' | 'inf', vocab: number, rand: (lo?: number, hi?: number) => number): Float32Array {
+    if (kind === 'tail') {
+      const row = Float32Array.from({ length: vocab }, () => rand(-12.5, -11.8) + 5);
+      for (let n = Math.floor(rand(1, 4)); n > 0; n--) row[Math.floor(rand(0, vocab))] = rand(5, 5.05);
+      return row;
+    }
+    const row = Float32Array.from({ length: vocab }, () => rand(-4, 4) + (rand(0, 1) < 0.01 ? rand(4, 10) : 0) - 30);
+    if (kind === 'masked') for (let i = 0; i < vocab; i++) if (rand(0, 1) < 0.5) row[i] = -Infinity;
+    if (kind === 'all masked') row.fill(-Infinity);
+    if (kind === 'nan') row[Math.floor(rand(0, vocab))] = NaN;
+    if (kind === 'inf') row[Math.floor(rand(0, vocab))] = Infinity;
+    return row;
+  }
+
+  /** Version 2 and the chain it replaces (argmax; softmax without normalization, then version 1) over the same rows. */
+  async function bothWays(logits: Float32Array, temperatures: readonly number[], vocab: number, rows: readonly SampleRow[]) {
+    const R = rows.length;
+    const logitsBuf = g.upload('logits', logits); // (R, V)
+    const invT = g.upload('inv t', Float32Array.from(temperatures, (t) => 1 / t)); // (R)
+    const settings = g.upload('settings', packSampleSettings(rows)); // (R, SAMPLE_SETTINGS_WORDS)
+    const ids = g.buffer('argmax ids', R * 4); // (R)
+    const probs = g.buffer('probs', R * vocab * 4); // (R, V)
+    const chainDrawn = g.upload('chain drawn', new Uint32Array(R).fill(0xdeadbeef)); // (R)
+    const fusedDrawn = g.upload('fused drawn', new Uint32Array(R).fill(0xdeadbeef)); // (R)
+    const calls = [
+      argmax(g.gpu, 'argmax', { logits: logitsBuf, ids, vocab }),
+      softmax(g.gpu, 'softmax', { logits: logitsBuf, invTemperature: invT, probs, vocab, normalize: false }),
+      sample(g.gpu, 'sample v1', { probs, settings, drawn: chainDrawn, vocab }),
+      sample(g.gpu, 'sample v2', { fromLogits: { logits: logitsBuf, argmaxIds: ids, invTemperature: invT }, settings, drawn: fusedDrawn, vocab }),
+    ];
+    g.run((pass) => calls.forEach((c) => c.encode(pass, R)));
+    const out = { chain: await g.readU32(chainDrawn, R), fused: await g.readU32(fusedDrawn, R), probs: await g.readF32(probs, R * vocab) };
+    calls.forEach((c) => c.destroy());
+    return out;
+  }
+
+  it.each([300, 1000, 50257])('vocabulary %i: the same draw as softmax.wgsl + version 1, bit for bit, and as its CPU twin', async (vocab) => {
+    const rand = seededRandom(1000 + vocab);
+    const rows: SampleRow[] = [];
+    const temperatures: number[] = [];
+    const logitRows: Float32Array[] = [];
+    for (const kind of ['spread', 'masked', 'tail'] as const) {
+      for (const t of [0.7, 1, 1.3]) {
+        for (const topK of [0, 1, 40]) {
+          for (const topP of [0.9, 1]) {
+            logitRows.push(logitRow(kind, vocab, rand));
+            temperatures.push(t);
+            rows.push({ active: true, topK, topP, seed: Math.floor(rand(0, 2 ** 32)), tokenIndex: rows.length });
+          }
+        }
+      }
+    }
+    const special = rows.length; // then: all masked, a NaN, a +Inf, and a greedy (inactive) row
+    for (const kind of ['all masked', 'nan', 'inf', 'spread'] as const) {
+      logitRows.push(logitRow(kind, vocab, rand));
+      temperatures.push(1);
+      rows.push({ active: kind !== 'spread', topK: 40, topP: 0.9, seed: 3, tokenIndex: rows.length });
+    }
+    const flat = new Float32Array(rows.length * vocab);
+    logitRows.forEach((row, r) => flat.set(row, r * vocab));
+    const { chain, fused, probs } = await bothWays(flat, temperatures, vocab, rows);
+
+    expect(Array.from(fused)).toEqual(Array.from(chain));
+    expect(fused[special]).toBe(0); // every logit masked: nothing positive, id 0, no flag
+    expect([fused[special + 1], fused[special + 2]].map((v) => (v & NON_FINITE_FLAG) !== 0)).toEqual([true, true]);
+    expect(fused[special + 3]).toBe(0xdeadbeef); // greedy rows are left alone
+
+    let unstable = 0;
+    for (let r = 0; r < special; r++) {
+      const chainRef = sampleRef(probs.subarray(r * vocab, (r + 1) * vocab), rows[r].topK, rows[r].topP, rows[r].seed, rows[r].tokenIndex);
+      expect(chain[r], `row ${r}: version 1 on softmax.wgsl's weights`).toBe(chainRef.id);
+      const twin = sampleFromLogitsRef(logitRows[r], temperatures[r], rows[r].topK, rows[r].topP, rows[r].seed, rows[r].tokenIndex);
+      expect(Number.isFinite(logitRows[r][fused[r]]), `row ${r}: a masked token was drawn`).toBe(true);
+      if (!twin.stable) {
+        unstable++;
+        continue;
+      }
+      expect(fused[r], `row ${r}: the twin's draw`).toBe(twin.id);
+      expect(twin.kept, `row ${r}: the twin's kept set`).toEqual(chainRef.kept);
+    }
+    expect(unstable, 'rows whose draw depends on exp\'s last-ulp rounding').toBeLessThanOrEqual(2);
+    // top-k 1 is greedy: the argmax, even through the temperature
+    rows.forEach((r, i) => i < special && r.topK === 1 && expect(fused[i]).toBe(logitRows[i].indexOf(Math.max(...logitRows[i].filter((l) => !Number.isNaN(l))))));
+  });
+
+  it('a row is drawn the same alone and among others', async () => {
+    const vocab = 777;
+    const rand = seededRandom(4);
+    const rows: SampleRow[] = Array.from({ length: 6 }, (_, i) => ({ active: true, topK: [0, 40][i % 2], topP: [0.9, 1, 0.5][i % 3], seed: 50 + i, tokenIndex: i }));
+    const temperatures = rows.map((_, i) => [0.7, 1, 1.3][i % 3]);
+    const flat = new Float32Array(rows.length * vocab);
+    for (let r = 0; r < rows.length; r++) flat.set(logitRow('spread', vocab, rand), r * vocab);
+    const together = (await bothWays(flat, temperatures, vocab, rows)).fused;
+    for (const r of [0, 5]) expect((await bothWays(flat.slice(r * vocab, (r + 1) * vocab), [temperatures[r]], vocab, [rows[r]])).fused[0]).toBe(together[r]);
   });
 });
 

@@ -1,6 +1,7 @@
 // CPU twin of shaders/sample.wgsl, written from the semantics in the shader's header (a sort of the whole row and
 // BigInt sums), not from its radix select, so a test compares two derivations that must agree bit for bit: the
-// generator word, the fixed-point weights, the kept set and the drawn id.
+// generator word, the fixed-point weights, the kept set and the drawn id. `sampleFromLogitsRef` is the twin of the
+// kernel's version 2, which computes the weights from logits and a temperature itself.
 import { topPFixed } from '../../src/kernels/sample.ts';
 
 const M32 = 0xffffffffn;
@@ -77,4 +78,42 @@ export function sampleRef(probs: Float32Array, topK: number, topP: number, seed:
     if (running > target) return { id, nonFinite: false, kept, weights };
   }
   throw new Error('unreachable: the target is below the kept weight');
+}
+
+/**
+ * The weights sample.wgsl's version 2 computes from a row of (penalized) logits, as softmax.wgsl does:
+ * p = f32(exp(f32(f32(l - max) · f32(1/τ)))), max = the largest non-NaN logit, at least -3e38 (the kernel takes it from
+ * argmax, whose scan skips NaN). `exp` defaults to Math.exp rounded to f32; WGSL lets a GPU's exp be off by
+ * 3 + 2·|x| ulp (what `sampleFromLogitsRef` perturbs by to see whether a draw depends on that rounding).
+ */
+export function weightsFromLogits(logits: Float32Array, temperature: number, exp: (x: number, i: number) => number = Math.exp): Float32Array {
+  let max = -3e38;
+  for (const l of logits) if (l > max) max = l;
+  max = Math.fround(max);
+  const invT = Math.fround(1 / temperature);
+  return Float32Array.from(logits, (l, i) => exp(Math.fround(Math.fround(l - max) * invT), i));
+}
+
+/**
+ * What sample.wgsl's version 2 draws for one row of logits (temperature τ > 0), through `weightsFromLogits` and
+ * `sampleRef`. `stable`: the same id and kept set come out when every exp is moved within WGSL's accuracy bound
+ * (two seeded perturbations), so a GPU whose exp rounds differently must still agree; where it is false the draw sits
+ * within that rounding of a boundary, and only a bit-exact comparison with the GPU's own weights (the softmax.wgsl
+ * chain) decides.
+ */
+export function sampleFromLogitsRef(logits: Float32Array, temperature: number, topK: number, topP: number, seed: number, index: number): SampleRef & { stable: boolean } {
+  const ref = sampleRef(weightsFromLogits(logits, temperature), topK, topP, seed, index);
+  let stable = true;
+  for (const salt of [1, 2]) {
+    if (!stable || ref.nonFinite) break;
+    const jitter = (x: number, i: number) => {
+      let h = Math.imul(i ^ Math.imul(salt, 0x9e3779b9), 0x85ebca6b); // a cheap integer hash (murmur3's finalizer)
+      h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+      const u = ((h ^ (h >>> 16)) >>> 0) / 2 ** 31 - 1; // in [-1, 1)
+      return Number.isFinite(x) ? Math.exp(x) * (1 + u * (3 + 2 * Math.abs(x)) * 2 ** -24) : Math.exp(x); // exp(-Inf) = 0 exactly
+    };
+    const moved = sampleRef(weightsFromLogits(logits, temperature, jitter), topK, topP, seed, index);
+    stable = moved.id === ref.id && moved.kept.length === ref.kept.length && moved.kept.every((id, n) => id === ref.kept[n]);
+  }
+  return { ...ref, stable };
 }

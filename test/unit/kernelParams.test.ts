@@ -123,6 +123,7 @@ function buildSites(fake: FakeGpu, s: Shape): Site[] {
     const label = `sample${bitsOnly ? ' bits' : ''}`;
     add(label, sample(gpu, label, { probs: b('p'), settings: b('s'), drawn: b('d'), vocab: s.V, bitsOnly }), (rows) => ({ rows, vocab: s.V }));
   }
+  add('sample from logits', sample(gpu, 'sample from logits', { fromLogits: { logits: b('l'), argmaxIds: b('ids'), invTemperature: b('t') }, settings: b('s'), drawn: b('d'), vocab: s.V }), (rows) => ({ rows, vocab: s.V }));
   return sites;
 }
 
