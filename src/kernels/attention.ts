@@ -6,7 +6,9 @@
 // before the canonical order, stays selectable for tests and profiling.
 // The decode grid is sized by the step's largest position (`encode`'s maxPosition): ceil((maxPosition + 1) / 64) tiles
 // per row instead of the whole context's, so a short context launches few workgroups; the partials keep the whole
-// context's stride (max_tiles), and the bits are the same whatever the grid (each tile is computed the same way).
+// context's stride (max_tiles), and the bits are the same whatever the grid (each tile is computed the same way; a grid
+// too small for some row has its workgroups loop over the row's further tiles, so a wrong maxPosition is never a wrong
+// answer, and the host refuses it anyway where it knows the rows' positions).
 import template from '../../shaders/attention.wgsl?raw';
 import templateV1 from '../../shaders/attention_v1.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';

@@ -2,7 +2,9 @@
 // over the pool, then attention reads them back for prefill rows, chunked prefill and decode rows of several sequences.
 // Every attention kernel (src/kernels/attention.ts: decode partials + merge, prefill, v1) is checked against the float64
 // reference at contexts around block and 64-key tile edges; the canonical-order kernels must also agree with each other
-// bit for bit (decode at position t == prefill row t), under permuted block tables, and whatever else is in the step.
+// bit for bit (decode at position t == prefill row t), under permuted block tables, and whatever else is in the step,
+// also with the decode grid sized by the step's largest position (rows at 999 and 0 together, tile edges 62 … 129) and
+// a grid too small for a row; a bad maxPosition is an InvalidRequestError.
 import { describe, expect, it } from 'vitest';
 import { kvWrite } from '../../src/kernels/kvWrite.ts';
 import { attention, type AttentionVariant } from '../../src/kernels/attention.ts';
