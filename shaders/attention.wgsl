@@ -17,11 +17,14 @@
 // checks decode == prefill bit for bit).
 //
 // Variants (one file so that they share the functions above; src/kernels/attention.ts picks one per dispatch):
-//   PARTIALS (decode, few rows): grid (H, TILES, T), 64 threads per (head, tile, row). Scores: lane ℓ = lid % 16 of key
+//   PARTIALS (decode, few rows): grid (H, GY, T), 64 threads per (head, tile, row), GY ≤ TILES the tiles of the step's
+//     largest position (src/kernels/attention.ts): workgroup y takes tiles y, y + GY, … of its row, so a short step
+//     launches few workgroups and a row past GY · 64 keys is still whole. Scores: lane ℓ = lid % 16 of key
 //     group lid / 16, 4 keys per step, so a key's 16 lanes read its head slice contiguously; the 16 lane sums go
 //     through workgroup memory to the key's thread. Values: thread d accumulates dims d, d + 64, … Writes the tile's
 //     (m, l, o[D]) to partials. Workgroups past the row's last tile exit at once.
-//   MERGE: grid (H, T), 64 threads per (head, row): merges the row's tiles in ascending t, writes out.
+//   MERGE: grid (H, T), 64 threads per (head, row): merges the row's tiles (ceil((pos + 1) / 64), from its own
+//     position, all written by PARTIALS) in ascending t, writes out; partials of tiles past the row are never read.
 //   PREFILL (many rows): grid (H, ceil(T / QB)), 64 threads per (head, block of QB consecutive rows). The block is
 //     walked in runs of consecutive rows of one sequence (a step may mix sequences; each run uses its own block table
 //     and each row its own position); each K / V tile is staged in workgroup memory KC keys at a time, once for all of
@@ -32,7 +35,7 @@
 //   m, l, o[0 … D); out (T, C).
 // Hazards: scores are finite; masked lanes hold NEG_BIG and get p = 0 without an exp, and every merged tile has at
 //   least one key, so no inf − inf NaN arises. Barriers sit in uniform control flow only: loop bounds come from the
-//   params and the read-only tokens buffer.
+//   params, the grid (num_workgroups) and the read-only tokens buffer.
 
 struct Params {
   rows: u32,        // T
@@ -186,84 +189,88 @@ fn tile_softmax(lid: u32) {
 
 #if ${PARTIALS}
 @compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let head = wid.x;
-  let tile = wid.y;
   let t = wid.z;
   if (t >= p.rows) {
     return;
   }
   let token = tokens[t];
   let num_keys = token.y + 1u;
-  let first = tile * TILE;
-  if (first >= num_keys || tile >= p.max_tiles) {
-    return;
-  }
-  let tile_keys = min(TILE, num_keys - first);
+  let row_tiles = min((num_keys + TILE - 1u) / TILE, p.max_tiles);
   let table = token.z * p.max_blocks;
   let head_offset = head * p.head_dim;
-
-  // One page lookup per key of the tile.
+  let heads = p.channels / p.head_dim;
   for (var d = lid; d < p.head_dim; d = d + WG) {
     q_s[d] = qkv[t * 3u * p.channels + head_offset + d];
   }
-  if (lid < tile_keys) {
-    let j = first + lid;
-    slot_s[lid] = block_tables[table + j / p.block_size] * p.block_size + j % p.block_size;
-  }
-  if (lid == 0u) {
-    keys_s[0] = tile_keys;
-  }
-  workgroupBarrier();
 
-  // Lane sums: 4 keys per step, 16 lanes each.
-  let lane = lid % LANES;
-  let group = lid / LANES;
-  for (var step = 0u; step < TILE / 4u; step = step + 1u) {
-    let jj = step * 4u + group;
-    var part = 0.0;
-    if (jj < tile_keys) {
-      let k_row = slot_s[jj] * p.channels + head_offset;
-      for (var r = 0u; r < ACC; r = r + 1u) {
-        for (var c = 0u; c < 4u; c = c + 1u) {
-          let d = 64u * r + 4u * lane + c;
-          if (d < p.head_dim) {
-            part = fma(q_s[d], k_cache[k_row + d], part);
+  // Tiles wid.y, wid.y + GY, … of the row (GY = the grid's tiles): the host sizes GY to the step's largest position,
+  // so each workgroup normally takes one tile or none, but a row past that still gets every tile written (by the
+  // same arithmetic, so the same bits), never a merge of stale partials.
+  for (var tile = wid.y; tile < row_tiles; tile = tile + nwg.y) {
+    let first = tile * TILE;
+    let tile_keys = min(TILE, num_keys - first);
+    workgroupBarrier();  // the previous tile's readers of slot_s, s_s, stat_s and red_s are done
+
+    // One page lookup per key of the tile.
+    if (lid < tile_keys) {
+      let j = first + lid;
+      slot_s[lid] = block_tables[table + j / p.block_size] * p.block_size + j % p.block_size;
+    }
+    if (lid == 0u) {
+      keys_s[0] = tile_keys;
+    }
+    workgroupBarrier();
+
+    // Lane sums: 4 keys per step, 16 lanes each.
+    let lane = lid % LANES;
+    let group = lid / LANES;
+    for (var step = 0u; step < TILE / 4u; step = step + 1u) {
+      let jj = step * 4u + group;
+      var part = 0.0;
+      if (jj < tile_keys) {
+        let k_row = slot_s[jj] * p.channels + head_offset;
+        for (var r = 0u; r < ACC; r = r + 1u) {
+          for (var c = 0u; c < 4u; c = c + 1u) {
+            let d = 64u * r + 4u * lane + c;
+            if (d < p.head_dim) {
+              part = fma(q_s[d], k_cache[k_row + d], part);
+            }
           }
         }
       }
+      part_s[jj * PART_STRIDE + lane] = part;
     }
-    part_s[jj * PART_STRIDE + lane] = part;
-  }
-  workgroupBarrier();
-  var score = NEG_BIG;
-  if (lid < tile_keys) {
-    var parts = array<f32, 16>();
-    for (var i = 0u; i < LANES; i = i + 1u) {
-      parts[i] = part_s[lid * PART_STRIDE + i];
-    }
-    score = lane_tree(parts) * p.scale;
-  }
-  s_s[lid] = score;
-  workgroupBarrier();
-  tile_softmax(lid);
-
-  // Values: thread d walks the tile's keys in ascending order.
-  let heads = p.channels / p.head_dim;
-  let base = ((t * heads + head) * p.max_tiles + tile) * (p.head_dim + 2u);
-  for (var a = 0u; a < ACC; a = a + 1u) {
-    let d = lid + a * WG;
-    if (d < p.head_dim) {
-      var o = 0.0;
-      for (var jj = 0u; jj < tile_keys; jj = jj + 1u) {
-        o = fma(s_s[jj], v_cache[slot_s[jj] * p.channels + head_offset + d], o);
+    workgroupBarrier();
+    var score = NEG_BIG;
+    if (lid < tile_keys) {
+      var parts = array<f32, 16>();
+      for (var i = 0u; i < LANES; i = i + 1u) {
+        parts[i] = part_s[lid * PART_STRIDE + i];
       }
-      partials[base + 2u + d] = o;
+      score = lane_tree(parts) * p.scale;
     }
-  }
-  if (lid == 0u) {
-    partials[base] = stat_s[0];
-    partials[base + 1u] = red_s[0];
+    s_s[lid] = score;
+    workgroupBarrier();
+    tile_softmax(lid);
+
+    // Values: thread d walks the tile's keys in ascending order.
+    let base = ((t * heads + head) * p.max_tiles + tile) * (p.head_dim + 2u);
+    for (var a = 0u; a < ACC; a = a + 1u) {
+      let d = lid + a * WG;
+      if (d < p.head_dim) {
+        var o = 0.0;
+        for (var jj = 0u; jj < tile_keys; jj = jj + 1u) {
+          o = fma(s_s[jj], v_cache[slot_s[jj] * p.channels + head_offset + d], o);
+        }
+        partials[base + 2u + d] = o;
+      }
+    }
+    if (lid == 0u) {
+      partials[base] = stat_s[0];
+      partials[base + 1u] = red_s[0];
+    }
   }
 }
 #else

@@ -1,5 +1,6 @@
 // The small machinery every kernel module shares: compile a WGSL template once per device and variant, and bind it to
-// buffers as a `KernelCall` that encodes one dispatch for a given number of rows.
+// buffers as a `KernelCall` that encodes one dispatch for a given number of rows (and, where a call site takes one, a
+// second size, its extent).
 //
 // Binding convention of every shader in shaders/: @binding(0) is the kernel's uniform params struct, @binding(1..n) are
 // the storage buffers in the order the kernel module passes them. A pipeline's name is its file's name without
@@ -82,15 +83,21 @@ export interface DispatchPlan {
 }
 
 /**
- * One call site of a kernel: its pipeline, its own uniform buffer and a bind group made once. `encode(pass, rows)`
- * recomputes and rewrites the params only when the row count changes (decode steps repeat the same shapes, so a decode
- * step costs a dispatch and nothing else per call). `plan` must depend on `rows` alone.
+ * One call site of a kernel: its pipeline, its own uniform buffer and a bind group made once. `encode(pass, rows,
+ * extent?)` recomputes the plan only when (rows, extent) changes, and rewrites the uniform only when the plan's bytes
+ * differ from what it holds (decode steps repeat the same shapes, so a decode step costs a dispatch and nothing else per
+ * call). `extent` is a second size some call sites take besides the row count (attention: the step's largest position,
+ * which sizes its grid but not its params); `plan` must depend on (rows, extent) alone.
  * A call is encoded at most once per submit: its uniform holds one value at a time.
  */
 export class KernelCall {
   private readonly uniform: GPUBuffer;
   private readonly bindGroup: GPUBindGroup;
   private lastRows: number | undefined;
+  private lastExtent: number | undefined;
+  /** (16 fields) what the uniform buffer holds now; `written` bytes of it are valid (0: nothing written yet). */
+  private readonly held = new Uint8Array(PARAMS_BYTES);
+  private written = 0;
   private grid: readonly [number, number, number] = [0, 0, 0];
 
   constructor(
@@ -98,7 +105,7 @@ export class KernelCall {
     readonly label: string,
     private readonly pipeline: GPUComputePipeline,
     buffers: readonly GPUBuffer[],
-    private readonly plan: (rows: number) => DispatchPlan,
+    private readonly plan: (rows: number, extent?: number) => DispatchPlan,
   ) {
     checkParams(label, pipeline, plan);
     this.uniform = gpu.device.createBuffer({ label: `${label} params`, size: PARAMS_BYTES, usage: UNIFORM | COPY_DST });
@@ -109,15 +116,21 @@ export class KernelCall {
     });
   }
 
-  encode(pass: GPUComputePassEncoder, rows: number): void {
-    if (rows !== this.lastRows) {
-      const { params, grid } = this.plan(rows);
+  encode(pass: GPUComputePassEncoder, rows: number, extent?: number): void {
+    if (rows !== this.lastRows || extent !== this.lastExtent) {
+      const { params, grid } = this.plan(rows, extent);
       const [x, y = 1, z = 1] = grid;
       const max = this.gpu.limits.maxComputeWorkgroupsPerDimension;
       if (x > max || y > max || z > max) throw new Error(`${this.label}: grid ${x}×${y}×${z} exceeds ${max} workgroups per dimension`);
-      this.gpu.device.queue.writeBuffer(this.uniform, 0, params.bytes());
+      const bytes = params.bytes();
+      if (!this.holds(bytes)) {
+        this.gpu.device.queue.writeBuffer(this.uniform, 0, bytes);
+        this.held.set(bytes);
+        this.written = bytes.length;
+      }
       this.grid = [x, y, z];
       this.lastRows = rows;
+      this.lastExtent = extent;
     }
     const [x, y, z] = this.grid;
     if (x === 0 || y === 0 || z === 0) return;
@@ -127,6 +140,13 @@ export class KernelCall {
     this.gpu.counters.dispatches++;
   }
 
+  /** Whether the uniform buffer already holds exactly `bytes` (a plan whose grid changed but whose params did not). */
+  private holds(bytes: Uint8Array): boolean {
+    if (bytes.length !== this.written) return false;
+    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== this.held[i]) return false;
+    return true;
+  }
+
   destroy(): void {
     this.uniform.destroy();
   }
@@ -134,9 +154,9 @@ export class KernelCall {
 
 /**
  * Throws unless the params `plan` writes match the struct the pipeline's shader declares. Once per call site, on the
- * params for one row: a plan's fields must not depend on the row count (only their values do).
+ * params for one row and no extent: a plan's fields must not depend on the row count or the extent (only their values do).
  */
-function checkParams(label: string, pipeline: GPUComputePipeline, plan: (rows: number) => DispatchPlan): void {
+function checkParams(label: string, pipeline: GPUComputePipeline, plan: (rows: number, extent?: number) => DispatchPlan): void {
   const uniform = pipelineUniforms.get(pipeline);
   if (!uniform) throw new Error(`${label}: pipeline ${pipeline.label} was not made by computePipeline, so its params cannot be checked`);
   const written = plan(1).params.fields;

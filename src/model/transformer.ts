@@ -191,7 +191,7 @@ export class TransformerPlan {
         qkv: own(new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C, weightF16: f16 })),
         rope: this.ropeTables && own(rope(gpu, `L${l} rope`, { qkv: this.qkv, tokens: this.tokens, tables: this.ropeTables, channels: C, numHeads: H, headDim: D })),
         kvWrite: own(kvWrite(gpu, `L${l} kv write`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], numBlocks: kv.numBlocks })),
-        attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, partials: this.attnPartials, numHeads: H, headDim: D, scale: config.attentionScale(l), maxPositions: config.contextLength, decodeMaxRows: decodeRows })),
+        attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, partials: this.attnPartials, numHeads: H, headDim: D, scale: config.attentionScale(l), maxPositions: config.contextLength, decodeMaxRows: decodeRows, hostTokens: this.hostTokens })),
         attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C, weightF16: f16 })),
         ln2: own(layerNorm(gpu, `L${l} ln2`, { x: this.x, gamma: w.ln2.weight, beta: w.ln2.bias, y: this.xn, channels: C, eps })),
         mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I, weightF16: f16 })),
@@ -227,7 +227,8 @@ export class TransformerPlan {
       timestampWrites: querySet && { querySet, beginningOfPassWriteIndex: 0, ...(rows.length === 0 ? { endOfPassWriteIndex: 1 } : {}) },
     });
     this.embed.encode(pass, T);
-    for (const layer of this.layers) this.encodeLayer(pass, layer, T);
+    const maxPosition = maxPositionOf(step);
+    for (const layer of this.layers) this.encodeLayer(pass, layer, T, maxPosition);
     pass.end();
 
     const result: StepResult = { dispatches: 0, submits: 0 };
@@ -280,13 +281,16 @@ export class TransformerPlan {
     const l = this.layers[0];
     const site = (label: string, occurrences: number, call: { encode(pass: GPUComputePassEncoder, rows: number): void } | undefined): ProfileSite[] =>
       call ? [{ label, occurrences, encode: (pass) => call.encode(pass, T) }] : [];
+    // Attention with the grid a real step of these rows gets (sized by their largest position).
+    const maxPosition = maxPositionOf(step);
+    const attentionSite: ProfileSite = { label: 'L* attention', occurrences: n, encode: (pass) => l.attention.encode(pass, T, 'auto', maxPosition) };
     return [
       ...site('embed', 1, this.embed),
       ...site('L* ln1', n, l.ln1),
       ...site('L* qkv', n, l.qkv),
       ...site('L* rope', n, l.rope),
       ...site('L* kv write', n, l.kvWrite),
-      ...site('L* attention', n, l.attention),
+      attentionSite,
       ...site('L* attn proj', n, l.attnOut),
       ...site('L* +attn', n, l.addAttn),
       ...site('L* ln2', n, l.ln2),
@@ -319,13 +323,14 @@ export class TransformerPlan {
     }
   }
 
-  private encodeLayer(pass: GPUComputePassEncoder, l: LayerCalls, T: number): void {
+  /** `maxPosition`: the step's largest token position, which sizes attention's decode grid. */
+  private encodeLayer(pass: GPUComputePassEncoder, l: LayerCalls, T: number, maxPosition: number): void {
     // Attention branch: ln1 → qkv → (RoPE) → store k, v → attend over the cache → output projection.
     l.ln1.encode(pass, T);
     l.qkv.encode(pass, T);
     l.rope?.encode(pass, T);
     l.kvWrite.encode(pass, T);
-    l.attention.encode(pass, T);
+    l.attention.encode(pass, T, 'auto', maxPosition);
     l.attnOut.encode(pass, T);
     if (this.config.parallelResidual) {
       // NeoX: the MLP reads ln2 of the same x the attention read, so x is updated only after both branches.
@@ -406,6 +411,13 @@ export class TransformerPlan {
   destroy(): void {
     for (const b of this.owned) b.destroy();
   }
+}
+
+/** The largest token position of a step (validated: ≥ 1 token, each position inside the context). */
+export function maxPositionOf(step: Step): number {
+  let max = 0;
+  for (const t of step.tokens) if (t.position > max) max = t.position;
+  return max;
 }
 
 /** Where the step's timestamps sit in the head's read-back: after `bytes` of head data, 8-byte aligned. */

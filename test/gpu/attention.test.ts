@@ -2,7 +2,9 @@
 // over the pool, then attention reads them back for prefill rows, chunked prefill and decode rows of several sequences.
 // Every attention kernel (src/kernels/attention.ts: decode partials + merge, prefill, v1) is checked against the float64
 // reference at contexts around block and 64-key tile edges; the canonical-order kernels must also agree with each other
-// bit for bit (decode at position t == prefill row t), under permuted block tables, and whatever else is in the step.
+// bit for bit (decode at position t == prefill row t), under permuted block tables, and whatever else is in the step,
+// also with the decode grid sized by the step's largest position (rows at 999 and 0 together, tile edges 62 … 129) and
+// a grid too small for a row; a bad maxPosition is an InvalidRequestError.
 import { describe, expect, it } from 'vitest';
 import { kvWrite } from '../../src/kernels/kvWrite.ts';
 import { attention, type AttentionVariant } from '../../src/kernels/attention.ts';
@@ -19,6 +21,14 @@ interface Shape {
   headDim: number;
   blockSize: number;
   seqLens: number[];
+  /** The context the kernels are built for (maxPositions; default: the longest sequence). */
+  context?: number;
+}
+
+/** One step of rows for `attendSteps`: `pick` indexes the cache's rows; `maxPosition` goes to encode. */
+interface StepPick {
+  pick: readonly number[];
+  maxPosition?: number;
 }
 
 /** Physical blocks handed out in a shuffled order, so logical order ≠ physical order. */
@@ -42,10 +52,10 @@ function scatteredBlockTables(seqLens: number[], blockSize: number, maxBlocks: n
  * Every token of every sequence (random q, k, v from `seed`) written to a paged cache whose block tables are shuffled by
  * `tableSeed`; `attend` then runs one attention kernel for any list of those rows (a step) and returns its (rows, C).
  */
-async function pagedCache({ heads, headDim, blockSize, seqLens }: Shape, seed: number, tableSeed = seed) {
+async function pagedCache({ heads, headDim, blockSize, seqLens, context }: Shape, seed: number, tableSeed = seed) {
   const rand = seededRandom(seed);
   const channels = heads * headDim;
-  const maxPositions = Math.max(...seqLens);
+  const maxPositions = context ?? Math.max(...seqLens);
   const maxBlocks = Math.ceil(maxPositions / blockSize);
   const { tables, numBlocks } = scatteredBlockTables(seqLens, blockSize, maxBlocks, seededRandom(tableSeed));
   const rows: { seq: number; pos: number }[] = [];
@@ -66,20 +76,29 @@ async function pagedCache({ heads, headDim, blockSize, seqLens }: Shape, seed: n
   const scale = 1 / Math.sqrt(headDim);
 
   /** The kernel `variant` on the step made of `pick` (indices into rows, in that order). */
-  async function attend(variant: AttentionVariant, pick: readonly number[]): Promise<Float32Array> {
-    const stepQkv = new Float32Array(pick.length * 3 * channels);
-    const stepTokens = new Uint32Array(pick.length * 4);
-    pick.forEach((t, i) => {
-      stepQkv.set(qkv.subarray(t * 3 * channels, (t + 1) * 3 * channels), i * 3 * channels);
-      stepTokens.set(tokens.subarray(t * 4, t * 4 + 4), i * 4);
-    });
-    const out = g.buffer('out', pick.length * channels * 4);
-    const decodeMaxRows = variant === 'decode' ? pick.length : 16;
-    const partials = g.buffer('partials', decodeMaxRows * heads * Math.ceil(maxPositions / 64) * (headDim + 2) * 4);
+  async function attend(variant: AttentionVariant, pick: readonly number[], maxPosition?: number): Promise<Float32Array> {
+    return (await attendSteps(variant, [{ pick, maxPosition }]))[0];
+  }
+
+  /**
+   * The steps one after another through one call site on the same buffers (as a model's layer runs them), each its
+   * own submit; the partials start as NaN, so a merge that read a tile no workgroup wrote would show. `hostTokens`
+   * false: the call is built without the host copy of the tokens, so it cannot check maxPosition against the rows.
+   */
+  async function attendSteps(variant: AttentionVariant, steps: readonly StepPick[], hostTokens = true): Promise<Float32Array[]> {
+    const T = Math.max(...steps.map((s) => s.pick.length));
+    const stepQkv = new Float32Array(T * 3 * channels); // (T, 3C)
+    const stepTokens = new Uint32Array(T * 4); // (T, 4)
+    const qkvBuffer = g.buffer('step qkv', stepQkv.byteLength);
+    const tokensBuffer = g.buffer('step tokens', stepTokens.byteLength);
+    const out = g.buffer('out', T * channels * 4); // (T, C)
+    const decodeMaxRows = variant === 'decode' ? T : 16;
+    // (R, H, TILES, D + 2)
+    const partials = g.upload('partials', new Float32Array(decodeMaxRows * heads * Math.ceil(maxPositions / 64) * (headDim + 2)).fill(NaN));
     const call = attention(g.gpu, 'attn', {
       ...paged,
-      qkv: g.upload('step qkv', stepQkv),
-      tokens: g.upload('step tokens', stepTokens),
+      qkv: qkvBuffer,
+      tokens: tokensBuffer,
       out,
       partials,
       numHeads: heads,
@@ -87,11 +106,24 @@ async function pagedCache({ heads, headDim, blockSize, seqLens }: Shape, seed: n
       scale,
       maxPositions,
       decodeMaxRows,
+      ...(hostTokens ? { hostTokens: stepTokens } : {}),
     });
-    g.run((pass) => call.encode(pass, pick.length, variant));
-    const got = await g.readF32(out, pick.length * channels);
-    call.destroy();
-    return got;
+    const outs: Float32Array[] = [];
+    try {
+      for (const { pick, maxPosition } of steps) {
+        pick.forEach((t, i) => {
+          stepQkv.set(qkv.subarray(t * 3 * channels, (t + 1) * 3 * channels), i * 3 * channels);
+          stepTokens.set(tokens.subarray(t * 4, t * 4 + 4), i * 4);
+        });
+        g.gpu.device.queue.writeBuffer(qkvBuffer, 0, stepQkv, 0, pick.length * 3 * channels);
+        g.gpu.device.queue.writeBuffer(tokensBuffer, 0, stepTokens, 0, pick.length * 4);
+        g.run((pass) => call.encode(pass, pick.length, variant, maxPosition));
+        outs.push(await g.readF32(out, pick.length * channels));
+      }
+    } finally {
+      call.destroy();
+    }
+    return outs;
   }
 
   /** float64 attention of each row in `pick` over its sequence's positions 0 … pos. */
@@ -108,7 +140,9 @@ async function pagedCache({ heads, headDim, blockSize, seqLens }: Shape, seed: n
     return want;
   }
 
-  return { rows, channels, numBlocks, attend, reference, all: rows.map((_, i) => i) };
+  /** The row of sequence `seq` at position `pos`. */
+  const at = (seq: number, pos: number) => rows.findIndex((r) => r.seq === seq && r.pos === pos);
+  return { rows, channels, numBlocks, maxPositions, attend, attendSteps, reference, at, all: rows.map((_, i) => i) };
 }
 
 const KERNELS: AttentionVariant[] = ['decode', 'prefill', 'v1'];
@@ -179,6 +213,64 @@ describe('paged attention: one canonical order (batch invariance)', () => {
       }
     }
     expect(c.numBlocks).toBeGreaterThan(10);
+  });
+});
+
+describe('paged attention: the decode grid sized by the step\'s largest position', () => {
+  // A context of 1024 (16 tiles) with sequences of 1000 and 130 tokens: the grid of a step is ceil((maxPosition + 1) / 64)
+  // tiles, not 16; each row must still merge exactly its own tiles (partials start as NaN), with the bits of prefill.
+  const shape: Shape = { heads: 2, headDim: 64, blockSize: 16, seqLens: [1000, 130], context: 1024 };
+  const row = (out: Float32Array, i: number, C: number) => out.subarray(i * C, (i + 1) * C);
+  const maxPositionOf = (c: Awaited<ReturnType<typeof pagedCache>>, pick: readonly number[]) => Math.max(...pick.map((t) => c.rows[t].pos));
+
+  it('rows at positions 999 and 0 in one step, and tile edges 62 … 129 alone and together, equal prefill bit for bit', async () => {
+    const c = await pagedCache(shape, 41);
+    const edges = [62, 63, 64, 65, 127, 128, 129];
+    const steps: StepPick[] = [
+      { pick: [c.at(0, 999), c.at(0, 0)] },
+      { pick: [c.at(1, 0), c.at(0, 999)] },
+      { pick: [c.at(1, 129), c.at(0, 5)] },
+      ...edges.map((p) => ({ pick: [c.at(0, p)] })),
+      ...edges.map((p) => ({ pick: [c.at(1, p)] })),
+      { pick: edges.map((p, i) => c.at(i % 2, p)) },
+      { pick: [c.at(0, 0)] },
+    ].map((s) => ({ ...s, maxPosition: maxPositionOf(c, s.pick) }));
+    expect(steps.map((s) => Math.ceil((s.maxPosition! + 1) / 64))).toContain(1);
+    // One call site for every step, as a layer runs them: the grid grows and shrinks between steps.
+    const got = await c.attendSteps('decode', steps);
+    const whole = await c.attendSteps('decode', steps.map(({ pick }) => ({ pick })));
+    for (const [i, { pick, maxPosition }] of steps.entries()) {
+      const prefill = await c.attend('prefill', pick);
+      pick.forEach((t, r) => {
+        const what = `row at position ${c.rows[t].pos} of sequence ${c.rows[t].seq}, step max ${maxPosition}`;
+        expectSameBits(row(got[i], r, c.channels), row(prefill, r, c.channels), `decode (small grid) vs prefill, ${what}`);
+        expectSameBits(row(whole[i], r, c.channels), row(prefill, r, c.channels), `decode (whole-context grid) vs prefill, ${what}`);
+      });
+    }
+    // And 'auto' (the decode path for few rows) with the small grid, against the float64 reference.
+    const pick = [c.at(0, 999), c.at(0, 0), c.at(1, 64)];
+    expectClose(await c.attend('auto', pick, 999), c.reference(pick), 2e-6, 1e-5, 'auto, small grid');
+  });
+
+  it('a maxPosition below a row the call cannot check still gives every tile of the row (same bits)', async () => {
+    const c = await pagedCache(shape, 43);
+    const pick = [c.at(0, 999), c.at(0, 0), c.at(1, 129)];
+    const prefill = await c.attend('prefill', pick);
+    for (const maxPosition of [0, 63, 64, 500]) {
+      const [got] = await c.attendSteps('decode', [{ pick, maxPosition }], false);
+      expectSameBits(got, prefill, `decode with a grid for maxPosition ${maxPosition}`);
+    }
+  });
+
+  it('refuses a maxPosition below a row, at or past the context, or not an integer', async () => {
+    const c = await pagedCache({ heads: 1, headDim: 8, blockSize: 4, seqLens: [70], context: 128 }, 5);
+    const pick = [c.at(0, 69), c.at(0, 3)];
+    for (const bad of [68, 3, 128, 1000, -1, 1.5, NaN, Infinity]) {
+      await expect(c.attend('decode', pick, bad), `maxPosition ${bad}`).rejects.toThrow(InvalidRequestError);
+      await expect(c.attend('auto', pick, bad), `maxPosition ${bad}`).rejects.toThrow(InvalidRequestError);
+    }
+    const prefill = await c.attend('prefill', pick);
+    for (const good of [69, 70, 127]) expectSameBits(await c.attend('decode', pick, good), prefill, `maxPosition ${good}`);
   });
 });
 

@@ -45,6 +45,12 @@ describe('bench --proxy, demo model, batch 1', () => {
     for (const [, c] of layerSites) expect(c.dispatches).toBe(engine.config.numLayers);
     expect(sites.reduce((n, [, c]) => n + c.dispatches, 0)).toBe(p.perStep.dispatches);
     for (const [, c] of sites) expect(c.workgroups).toBeGreaterThanOrEqual(c.dispatches);
+    // Attention's decode grid is sized by the step's largest position (under 64 here: one tile per head), not the
+    // model's whole context (src/kernels/attention.ts); the merge takes one workgroup per (head, row).
+    expect(p.contextPositions).toBeLessThan(64);
+    const heads = engine.config.numLayers * engine.config.numHeads;
+    expect(p.sites['L* attention (decode)'].workgroups).toBe(heads);
+    expect(p.sites['L* attention (merge)'].workgroups).toBe(heads);
   });
 
   it('counts one submit, one ids read-back (+1 for timestamps), two uploads and no new bind groups', () => {

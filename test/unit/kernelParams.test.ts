@@ -22,6 +22,7 @@ import { rope } from '../../src/kernels/rope.ts';
 import { softmax } from '../../src/kernels/softmax.ts';
 import { sample } from '../../src/kernels/sample.ts';
 import { randomModelConfig, randomWeights } from '../../src/model/randomWeights.ts';
+import { InvalidRequestError } from '../../src/errors.ts';
 import { fakeBuffer, fakeGpu, type FakeGpu } from '../support/fakeDevice.ts';
 
 const SHADERS = join(import.meta.dirname, '..', '..', 'shaders');
@@ -249,5 +250,101 @@ describe('the params check', () => {
     const full = new Params();
     for (let i = 0; i < 16; i++) full.u32(`f${i}`, i);
     expect(() => full.f32('one_more', 0)).toThrow(/at most 16 fields/);
+  });
+});
+
+describe('a call site with an extent (attention: the step\'s largest position)', () => {
+  /** Counts writeBuffer calls by buffer label on the fake device. */
+  const countWrites = (fake: FakeGpu) => {
+    const counts = new Map<string, number>();
+    const queue = fake.gpu.device.queue as { writeBuffer: (buffer: GPUBuffer, ...rest: unknown[]) => void };
+    const write = queue.writeBuffer;
+    queue.writeBuffer = (buffer, ...rest) => {
+      counts.set(buffer.label, (counts.get(buffer.label) ?? 0) + 1);
+      write(buffer, ...rest);
+    };
+    return counts;
+  };
+  const s = SHAPES['gpt2-124m'];
+  const b = fakeBuffer;
+  const build = (fake: FakeGpu, hostTokens?: Uint32Array) =>
+    attention(fake.gpu, 'attention', { tokens: b('tokens'), blockTables: b('tables'), kCache: b('k'), vCache: b('v'), channels: s.C, blockSize: s.B, maxBlocksPerSequence: s.MAXB, qkv: b('qkv'), out: b('out'), partials: b('partials'), numHeads: s.H, headDim: s.D, scale: 0.125, maxPositions: s.P, decodeMaxRows: 16, ...(hostTokens ? { hostTokens } : {}) });
+
+  it('sizes the decode grid by ceil((maxPosition + 1) / 64) tiles, the whole context when omitted; max_tiles stays the full stride', () => {
+    const fake = fakeGpu();
+    const writes = countWrites(fake);
+    const attn = build(fake);
+    const grids: [number | undefined, number][] = [[0, 1], [62, 1], [63, 1], [64, 2], [65, 2], [127, 2], [128, 3], [999, 16], [undefined, 16], [1023, 16], [5, 1]];
+    for (const [maxPosition, tiles] of grids) {
+      fake.dispatches.length = 0;
+      attn.encode(fake.pass, 3, 'auto', maxPosition);
+      expect(fake.dispatches, `maxPosition ${maxPosition}`).toEqual([
+        { pipeline: 'attention', grid: [s.H, tiles, 3] },
+        { pipeline: 'attention', grid: [s.H, 3, 1] },
+      ]);
+      expect(decode(fake.writes.get('attention (decode) params')!, structOf(fake, 'attention')).max_tiles).toBe(16);
+    }
+    // The params depend on the row count only: written once for 3 rows whatever the extent, again for 4 rows.
+    expect(writes.get('attention (decode) params')).toBe(1);
+    expect(writes.get('attention (merge) params')).toBe(1);
+    attn.encode(fake.pass, 4, 'auto', 5);
+    expect(writes.get('attention (decode) params')).toBe(2);
+    // The prefill path (more rows than the decode path takes) has no tile grid: the extent changes nothing there.
+    fake.dispatches.length = 0;
+    attn.encode(fake.pass, 17, 'auto', 100);
+    expect(fake.dispatches).toEqual([{ pipeline: 'attention', grid: [s.H, Math.ceil(17 / 16), 1] }]);
+  });
+
+  it('refuses a maxPosition below a row, at or past the context, or not an integer, before anything is dispatched', () => {
+    const fake = fakeGpu();
+    const tokens = new Uint32Array([0, 700, 0, 0, 0, 3, 1, 0]); // (2, 4): positions 700 and 3
+    const attn = build(fake, tokens);
+    for (const bad of [699, 3, 0, 1024, 5000, -1, 1.5, NaN, Infinity]) {
+      expect(() => attn.encode(fake.pass, 2, 'auto', bad), `maxPosition ${bad}`).toThrow(InvalidRequestError);
+      expect(() => attn.encode(fake.pass, 2, 'prefill', bad), `maxPosition ${bad}`).toThrow(InvalidRequestError);
+    }
+    expect(fake.dispatches).toEqual([]);
+    expect(() => attn.encode(fake.pass, 2, 'auto', 700)).not.toThrow();
+    expect(() => attn.encode(fake.pass, 1, 'auto', 700)).not.toThrow();
+    expect(fake.dispatches.map((d) => d.grid[1])).toEqual([11, 2, 11, 1]);
+    // Without the host tokens only the range is checked (the kernel then still covers every tile of each row).
+    const unchecked = build(fakeGpu());
+    expect(() => unchecked.encode(fake.pass, 2, 'auto', 0)).not.toThrow();
+    expect(() => unchecked.encode(fake.pass, 2, 'auto', 1024)).toThrow(InvalidRequestError);
+  });
+
+  it('KernelCall rewrites its uniform only when the bytes differ, and re-plans when rows or extent change', () => {
+    const fake = fakeGpu();
+    const writes = countWrites(fake);
+    const pipeline = computePipeline(fake.gpu, 'layernorm', layerNormTemplate);
+    let plans = 0;
+    // The channels field follows the extent rounded down to 8, the grid the extent itself.
+    const call = new KernelCall(fake.gpu, 'ln', pipeline, [], (rows, extent = 0) => {
+      plans++;
+      return { params: new Params().u32('rows', rows).u32('channels', extent - (extent % 8)).f32('eps', 1e-5), grid: [rows, extent + 1] };
+    });
+    plans = 0; // the params check at construction plans once
+    const steps: [number, number | undefined, boolean, boolean][] = [
+      // rows, extent, plans again, writes again
+      [2, undefined, true, true],
+      [2, undefined, false, false],
+      [2, 3, true, false],
+      [2, 3, false, false],
+      [2, 7, true, false],
+      [2, 8, true, true],
+      [2, 9, true, false],
+      [3, 9, true, true],
+      [3, undefined, true, true],
+    ];
+    let wrote = 0;
+    let planned = 0;
+    for (const [rows, extent, replans, rewrites] of steps) {
+      fake.dispatches.length = 0;
+      call.encode(fake.pass, rows, extent);
+      planned += replans ? 1 : 0;
+      wrote += rewrites ? 1 : 0;
+      expect([plans, writes.get('ln params') ?? 0], `rows ${rows}, extent ${extent}`).toEqual([planned, wrote]);
+      expect(fake.dispatches).toEqual([{ pipeline: 'layernorm', grid: [rows, (extent ?? 0) + 1, 1] }]);
+    }
   });
 });
