@@ -18,6 +18,7 @@ export const BROWSER_GPU_TESTS = [
   'test/gpu/attention.test.ts',
   'test/gpu/rowCounts.test.ts',
   'test/gpu/linearBits.test.ts',
+  'test/gpu/fusion.test.ts',
   'test/gpu/fixtures.test.ts',
   'test/gpu/models.test.ts',
   'test/gpu/concurrency.test.ts',

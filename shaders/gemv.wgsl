@@ -15,6 +15,10 @@
 //   sum is kept in y itself (the same thread reads back what it wrote), and the bias is added in the last round.
 // Variant VEC4 (K a multiple of 4) loads w and x four floats at a time (x, y, z, w in turn: the same chain). Variant
 //   W_F16: w holds f16 values packed two per u32 (see matmul.wgsl), four of them in a vec2<u32> for VEC4.
+// Epilogues (the unfused kernels stay the reference, same bits): GELU applies gelu_fn.wgsl's gelu to the biased sum
+//   (mlp up, instead of gelu.wgsl's pass); ADD_TO_Y adds the biased sum to what y holds, as add.wgsl's x + r (the
+//   residual stream: attention projection, mlp down), and needs a single round (J ≤ 256), since the rounds' running
+//   sum lives in y (LinearCall refuses it otherwise).
 // Hazards: N not a multiple of `columns` and J not a multiple of `lanes` (idle threads still reach every barrier);
 //   any M ≥ 1, any K ≥ 1. Every function-scope var has an explicit initializer: Tint's SPIR-V output hoists a var
 //   declared in a loop to the function's entry and zeroes it once (issue 9; test/unit/shaderHazards.test.ts).
@@ -125,11 +129,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
           for (var l = 0u; l < lanes_now; l = l + 1u) {
             total = total + partials[i * WG + c * p.lanes + l];
           }
-#if ${HAS_BIAS}
           if (last_round) {
+#if ${HAS_BIAS}
             total = total + bias[out_n];
-          }
 #endif
+#if ${GELU}
+            total = gelu(total);
+#endif
+#if ${ADD_TO_Y}
+            total = y[out] + total;
+#endif
+          }
           y[out] = total;
         }
       }

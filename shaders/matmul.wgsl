@@ -11,6 +11,7 @@
 // Variant W_F16: w holds f16 values packed two per u32 (element i in the low half of word i/2 when i is even, the
 //   high half when odd), unpacked with unpack2x16float: half the bytes, no `shader-f16` needed. The unpacked f32 values
 //   are exact, so the reduction is the same as with f32 weights holding those values.
+// Epilogues as in gemv.wgsl: GELU (gelu_fn.wgsl on the biased sum), ADD_TO_Y (y = y + the biased sum: the residual).
 // Hazards: sizes need not be multiples of the tile; out-of-range loads read as 0 and out-of-range stores are skipped.
 
 struct Params {
@@ -105,10 +106,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
       let n = col0 + lid.x + WG_SIDE * j;
       if (m < p.M && n < p.N) {
 #if ${HAS_BIAS}
-        y[m * p.N + n] = total[i][j] + bias[n];
+        var v = total[i][j] + bias[n];
 #else
-        y[m * p.N + n] = total[i][j];
+        var v = total[i][j];
 #endif
+#if ${GELU}
+        v = gelu(v);
+#endif
+#if ${ADD_TO_Y}
+        v = y[m * p.N + n] + v;
+#endif
+        y[m * p.N + n] = v;
       }
     }
   }

@@ -48,6 +48,11 @@ export interface EngineOptions {
    * default: the timer rides along with the step's read-back, but it adds GPU work and a wait to prefill-only steps.
    */
   gpuTiming?: boolean;
+  /**
+   * Apply GELU and the residual adds in the linear layers' epilogues (default true). False runs them as separate
+   * passes: the reference path, which gives the same bits (for tests and profiling).
+   */
+  fuseEpilogues?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -158,7 +163,7 @@ export class Engine {
       const kvCache = kv;
       const { hiddenSize: C, intermediateSize: I, vocabSize: V } = config;
       const activationBytes = 4 * (sizes.maxBatchTokens * (8 * C + I) + 3 * sizes.maxLogitRows * V);
-      const plan = await gpu.allocating('activation buffers', activationBytes, weights.bytes + kvBytes, 'lower maxBatchTokens or maxSequences', () => new TransformerPlan(gpu, config, weights, kvCache, { maxTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences, maxLogitRows: sizes.maxLogitRows, gpuTiming: options.gpuTiming === true }), (made) => made.destroy());
+      const plan = await gpu.allocating('activation buffers', activationBytes, weights.bytes + kvBytes, 'lower maxBatchTokens or maxSequences', () => new TransformerPlan(gpu, config, weights, kvCache, { maxTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences, maxLogitRows: sizes.maxLogitRows, gpuTiming: options.gpuTiming === true, fuseEpilogues: options.fuseEpilogues !== false }), (made) => made.destroy());
       const blocks = new KvBlockManager(new BlockPool(sizes.kvBlocks), sizes.blockSize);
       const scheduler = new Scheduler({ maxBatchTokens: sizes.maxBatchTokens, maxSequences: sizes.maxSequences }, blocks);
       const engine = new Engine(gpu, model.name, config, model.tokenizer, weights, kv, plan, blocks, scheduler);

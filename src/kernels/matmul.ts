@@ -2,7 +2,8 @@
 // shaders/gemv.wgsl): a tiled GEMM for prefill and a split-K GEMV for decode. The choice is made per dispatch from the
 // row count, and cannot change results. The kernels before that order (shaders/gemv_v1.wgsl, matmul_v1.wgsl) stay
 // selectable as variants 'gemv-v1' / 'gemm-v1' for tests and profiling; they agree with each other bit for bit, not
-// with the current pair.
+// with the current pair. An epilogue (GELU, or adding into the residual stream) can replace the separate gelu / add pass
+// that follows a layer: same expression on the same value, so the same bits (test/gpu/fusion.test.ts).
 import gemmTemplate from '../../shaders/matmul.wgsl?raw';
 import gemvTemplate from '../../shaders/gemv.wgsl?raw';
 import gemmV1Template from '../../shaders/matmul_v1.wgsl?raw';
@@ -10,6 +11,8 @@ import gemvV1Template from '../../shaders/gemv_v1.wgsl?raw';
 import type { GpuContext } from '../gpu/context.ts';
 import { ceilDiv, computePipeline, type DispatchPlan, KernelCall, Params } from '../gpu/kernel.ts';
 import { ConfigError } from '../errors.ts';
+import type { Activation } from '../io/config.ts';
+import { withGelu } from './gelu.ts';
 
 /** Row counts up to this use the GEMV kernel (decode, up to 16 sequences); above it, the tiled GEMM (prefill). */
 export const GEMV_MAX_ROWS = 16;
@@ -19,6 +22,17 @@ export const K_CHUNK = 64;
 const GEMV_THREADS = 256;
 
 export type LinearVariant = 'auto' | 'gemm' | 'gemv' | 'gemm-v1' | 'gemv-v1';
+
+/**
+ * What a layer does with its biased sum s before storing it: 'gelu' stores gelu(s) (what gelu.wgsl would do next),
+ * 'residual' stores y + s into y, the residual stream (what add.wgsl would do next). Not for the v1 variants.
+ */
+export type LinearEpilogue = { kind: 'gelu'; activation: Activation } | { kind: 'residual' };
+
+/** Whether the residual epilogue can take K inputs: the GEMV must finish in one round (at most 256 chunks of 64). */
+export function residualEpilogueFits(inFeatures: number): boolean {
+  return Math.ceil(inFeatures / K_CHUNK) <= GEMV_THREADS;
+}
 
 /** The split-K GEMV's shape for K inputs: threads per column (one per 64-k chunk, at most 256) and columns per workgroup. */
 export function gemvLayout(inFeatures: number): { lanes: number; columns: number } {
@@ -35,10 +49,11 @@ export interface LinearArgs {
   x: GPUBuffer; // (M, K)
   w: GPUBuffer; // (N, K): f32, or f16 packed two per u32 when weightF16
   bias?: GPUBuffer; // (N)
-  y: GPUBuffer; // (M, N)
+  y: GPUBuffer; // (M, N); with the residual epilogue the stream the layer adds into
   inFeatures: number; // K
   outFeatures: number; // N
   weightF16?: boolean;
+  epilogue?: LinearEpilogue;
 }
 
 /** A linear layer call site; `encode(pass, M)` picks GEMV or GEMM for M rows. */
@@ -50,26 +65,35 @@ export class LinearCall {
     if (!(Number.isInteger(a.inFeatures) && a.inFeatures >= 1 && Number.isInteger(a.outFeatures) && a.outFeatures >= 1)) {
       throw new ConfigError(`${label}: a linear layer needs at least one input and output feature, got K=${a.inFeatures} N=${a.outFeatures}`);
     }
-    const defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
+    const epilogue = a.epilogue;
+    if (epilogue?.kind === 'residual' && !residualEpilogueFits(a.inFeatures)) {
+      throw new ConfigError(`${label}: the residual epilogue needs K ≤ ${K_CHUNK * GEMV_THREADS}, got ${a.inFeatures}; add the residual with residualAdd instead`);
+    }
+    const v1Defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
+    const gelu = epilogue?.kind === 'gelu' ? withGelu('', epilogue.activation) : undefined;
+    const defines = { ...v1Defines, GELU: gelu !== undefined, ADD_TO_Y: epilogue?.kind === 'residual', ...gelu?.defines };
     const vec4 = { ...defines, VEC4: a.inFeatures % 4 === 0 };
+    const v1Vec4 = { ...v1Defines, VEC4: a.inFeatures % 4 === 0 };
+    const withEpilogue = (shader: string) => (gelu ? withGelu(shader, (epilogue as { activation: Activation }).activation).template : shader);
     const buffers = a.bias ? [a.x, a.w, a.bias, a.y] : [a.x, a.w, a.y];
     const params = (rows: number) => new Params().u32('M', rows).u32('N', a.outFeatures).u32('K', a.inFeatures);
     const gemmGrid = (rows: number): [number, number] => [ceilDiv(a.outFeatures, 32), ceilDiv(rows, 32)];
     const layout = gemvLayout(a.inFeatures);
     this.build = (variant) => {
       const name = `${label} (${variant})`;
+      if (epilogue && variant.endsWith('-v1')) throw new ConfigError(`${name}: the v1 kernels have no epilogue`);
       switch (variant) {
         case 'gemm':
-          return new KernelCall(gpu, name, computePipeline(gpu, 'matmul', gemmTemplate, defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
+          return new KernelCall(gpu, name, computePipeline(gpu, 'matmul', withEpilogue(gemmTemplate), defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
         case 'gemv':
-          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv', gemvTemplate, vec4), buffers, (rows): DispatchPlan => ({
+          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv', withEpilogue(gemvTemplate), vec4), buffers, (rows): DispatchPlan => ({
             params: params(rows).u32('lanes', layout.lanes).u32('columns', layout.columns),
             grid: [gemvWorkgroups(a.inFeatures, a.outFeatures)],
           }));
         case 'gemm-v1':
-          return new KernelCall(gpu, name, computePipeline(gpu, 'matmul_v1', gemmV1Template, defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
+          return new KernelCall(gpu, name, computePipeline(gpu, 'matmul_v1', gemmV1Template, v1Defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
         case 'gemv-v1':
-          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv_v1', gemvV1Template, vec4), buffers, (rows): DispatchPlan => ({
+          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv_v1', gemvV1Template, v1Vec4), buffers, (rows): DispatchPlan => ({
             params: params(rows),
             grid: [ceilDiv(a.outFeatures, 64)],
           }));

@@ -23,7 +23,7 @@ import type { PagedKvCache } from '../kv/pagedKvCache.ts';
 import { InvalidRequestError } from '../errors.ts';
 import { embedding } from '../kernels/embedding.ts';
 import { layerNorm } from '../kernels/layerNorm.ts';
-import { LinearCall } from '../kernels/matmul.ts';
+import { LinearCall, residualEpilogueFits } from '../kernels/matmul.ts';
 import { gelu } from '../kernels/gelu.ts';
 import { residualAdd } from '../kernels/residualAdd.ts';
 import { createRopeTables, rope, type RopeTables } from '../kernels/rope.ts';
@@ -83,6 +83,11 @@ export interface PlanLimits {
    * back with the step's ids (one mapAsync), but a step that reads nothing back (a prefill chunk) then waits for it.
    */
   gpuTiming?: boolean;
+  /**
+   * Apply GELU and the residual adds in the linear layers' epilogues (default true: 3 dispatches fewer per GPT-2
+   * layer, 2 per NeoX layer). False runs gelu.wgsl and add.wgsl as separate passes: the reference, with the same bits.
+   */
+  fuseEpilogues?: boolean;
 }
 
 interface LayerCalls {
@@ -94,10 +99,13 @@ interface LayerCalls {
   attnOut: LinearCall;
   ln2: KernelCall;
   mlpUp: LinearCall;
-  gelu: KernelCall;
+  /** Absent where mlp up applies GELU in its epilogue. */
+  gelu?: KernelCall;
   mlpDown: LinearCall;
-  addAttn: KernelCall;
-  addMlp: KernelCall;
+  /** Absent where the attention projection adds into x in its epilogue (GPT-2 only: NeoX's MLP reads x first). */
+  addAttn?: KernelCall;
+  /** Absent where mlp down adds into x in its epilogue. */
+  addMlp?: KernelCall;
 }
 
 export class TransformerPlan {
@@ -186,19 +194,25 @@ export class TransformerPlan {
         tablesF16: f16,
       }));
       const paged = { tokens: this.tokens, blockTables: this.blockTables, channels: C, blockSize: kv.blockSize, maxBlocksPerSequence: this.maxBlocksPerSequence };
+      // Fusions: mlp up applies GELU; mlp down adds into x (in NeoX after the attention's add, as unfused); GPT-2's
+      // attention projection adds into x too, but not NeoX's, whose MLP must read x before the attention is added.
+      const fuse = limits.fuseEpilogues !== false;
+      const fuseMlpDown = fuse && residualEpilogueFits(I);
+      const fuseAttnOut = fuse && !config.parallelResidual && residualEpilogueFits(C);
+      const residual = { kind: 'residual' } as const;
       this.layers = weights.layers.map((w, l) => ({
         ln1: own(layerNorm(gpu, `L${l} ln1`, { x: this.x, gamma: w.ln1.weight, beta: w.ln1.bias, y: this.xn, channels: C, eps })),
         qkv: own(new LinearCall(gpu, `L${l} qkv`, { x: this.xn, w: w.qkv.weight, bias: w.qkv.bias, y: this.qkv, inFeatures: C, outFeatures: 3 * C, weightF16: f16 })),
         rope: this.ropeTables && own(rope(gpu, `L${l} rope`, { qkv: this.qkv, tokens: this.tokens, tables: this.ropeTables, channels: C, numHeads: H, headDim: D })),
         kvWrite: own(kvWrite(gpu, `L${l} kv write`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], numBlocks: kv.numBlocks })),
         attention: own(attention(gpu, `L${l} attention`, { ...paged, qkv: this.qkv, kCache: kv.keys[l], vCache: kv.values[l], out: this.attnOut, partials: this.attnPartials, numHeads: H, headDim: D, scale: config.attentionScale(l), maxPositions: config.contextLength, decodeMaxRows: decodeRows, hostTokens: this.hostTokens })),
-        attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, y: this.attnProj, inFeatures: C, outFeatures: C, weightF16: f16 })),
+        attnOut: own(new LinearCall(gpu, `L${l} attn proj`, { x: this.attnOut, w: w.attnOut.weight, bias: w.attnOut.bias, ...(fuseAttnOut ? { y: this.x, epilogue: residual } : { y: this.attnProj }), inFeatures: C, outFeatures: C, weightF16: f16 })),
         ln2: own(layerNorm(gpu, `L${l} ln2`, { x: this.x, gamma: w.ln2.weight, beta: w.ln2.bias, y: this.xn, channels: C, eps })),
-        mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I, weightF16: f16 })),
-        gelu: own(gelu(gpu, `L${l} gelu`, { h: this.hidden, features: I, activation: config.activation })),
-        mlpDown: own(new LinearCall(gpu, `L${l} mlp down`, { x: this.hidden, w: w.mlpDown.weight, bias: w.mlpDown.bias, y: this.mlpOut, inFeatures: I, outFeatures: C, weightF16: f16 })),
-        addAttn: own(residualAdd(gpu, `L${l} +attn`, { x: this.x, r: this.attnProj, channels: C })),
-        addMlp: own(residualAdd(gpu, `L${l} +mlp`, { x: this.x, r: this.mlpOut, channels: C })),
+        mlpUp: own(new LinearCall(gpu, `L${l} mlp up`, { x: this.xn, w: w.mlpUp.weight, bias: w.mlpUp.bias, y: this.hidden, inFeatures: C, outFeatures: I, weightF16: f16, ...(fuse ? { epilogue: { kind: 'gelu', activation: config.activation } as const } : {}) })),
+        gelu: fuse ? undefined : own(gelu(gpu, `L${l} gelu`, { h: this.hidden, features: I, activation: config.activation })),
+        mlpDown: own(new LinearCall(gpu, `L${l} mlp down`, { x: this.hidden, w: w.mlpDown.weight, bias: w.mlpDown.bias, ...(fuseMlpDown ? { y: this.x, epilogue: residual } : { y: this.mlpOut }), inFeatures: I, outFeatures: C, weightF16: f16 })),
+        addAttn: fuseAttnOut ? undefined : own(residualAdd(gpu, `L${l} +attn`, { x: this.x, r: this.attnProj, channels: C })),
+        addMlp: fuseMlpDown ? undefined : own(residualAdd(gpu, `L${l} +mlp`, { x: this.x, r: this.mlpOut, channels: C })),
       }));
       this.head = own(new OutputHead(gpu, config, weights, limits.maxLogitRows));
     } catch (e) {
@@ -333,23 +347,22 @@ export class TransformerPlan {
     l.attention.encode(pass, T, 'auto', maxPosition);
     l.attnOut.encode(pass, T);
     if (this.config.parallelResidual) {
-      // NeoX: the MLP reads ln2 of the same x the attention read, so x is updated only after both branches.
-      this.encodeMlp(pass, l, T);
-      l.addAttn.encode(pass, T);
-      l.addMlp.encode(pass, T);
+      // NeoX: the MLP reads ln2 of the same x the attention read, so x is updated only after ln2: x = (x + a) + m.
+      l.ln2.encode(pass, T);
+      l.mlpUp.encode(pass, T);
+      l.gelu?.encode(pass, T);
+      l.addAttn?.encode(pass, T);
+      l.mlpDown.encode(pass, T); // adds into x itself when fused
+      l.addMlp?.encode(pass, T);
     } else {
-      // GPT-2: the MLP sees the residual stream after attention was added.
-      l.addAttn.encode(pass, T);
-      this.encodeMlp(pass, l, T);
-      l.addMlp.encode(pass, T);
+      // GPT-2: the MLP sees the residual stream after attention was added (by the projection itself when fused).
+      l.addAttn?.encode(pass, T);
+      l.ln2.encode(pass, T);
+      l.mlpUp.encode(pass, T);
+      l.gelu?.encode(pass, T);
+      l.mlpDown.encode(pass, T);
+      l.addMlp?.encode(pass, T);
     }
-  }
-
-  private encodeMlp(pass: GPUComputePassEncoder, l: LayerCalls, T: number): void {
-    l.ln2.encode(pass, T);
-    l.mlpUp.encode(pass, T);
-    l.gelu.encode(pass, T);
-    l.mlpDown.encode(pass, T);
   }
 
   private async readBack(staging: GPUBuffer, bytes: number): Promise<ArrayBuffer> {

@@ -24,14 +24,17 @@ afterAll(async () => {
   gpu?.destroy();
 });
 
+/** Dispatches per layer of a greedy decode step with the fused epilogues (one site each). */
+const LAYER_SITES = (c: { family: string; parallelResidual: boolean }) => 9 + (c.family === 'gpt_neox' ? 1 : 0) + (c.parallelResidual ? 1 : 0);
+
 describe('bench --proxy, demo model, batch 1', () => {
   it('counts the dispatches the layer structure implies', () => {
     const c = engine.config;
-    // src/model/transformer.ts encodeLayer/encodeMlp: ln1, qkv, [rope: NeoX only], kv write, attention (decode path:
-    // tile partials, then their merge; src/kernels/attention.ts), attn proj, +attn, ln2, mlp up, gelu, mlp down, +mlp.
-    // Before the layers the embedding; after them the greedy head (src/model/outputHead.ts): ln_f, LM head, argmax (no
-    // penalty, no draw when greedy).
-    const perLayer = 12 + (c.family === 'gpt_neox' ? 1 : 0);
+    // src/model/transformer.ts encodeLayer: ln1, qkv, [rope: NeoX only], kv write, attention (decode path: tile
+    // partials, then their merge; src/kernels/attention.ts), attn proj (adding into x itself), [+attn: parallel
+    // residual only], ln2, mlp up (with GELU), mlp down (adding into x). Before the layers the embedding; after them the
+    // greedy head (src/model/outputHead.ts): ln_f, LM head, argmax (no penalty, no draw when greedy).
+    const perLayer = LAYER_SITES(c);
     const expected = 1 + c.numLayers * perLayer + 3;
     expect(record.points[0].perStep.dispatches).toBe(expected);
   });
@@ -40,7 +43,7 @@ describe('bench --proxy, demo model, batch 1', () => {
     const p = record.points[0];
     const sites = Object.entries(p.sites);
     const layerSites = sites.filter(([name]) => name.startsWith('L* '));
-    expect(layerSites.length).toBe(12 + (engine.config.family === 'gpt_neox' ? 1 : 0));
+    expect(layerSites.length).toBe(LAYER_SITES(engine.config));
     expect(layerSites.map(([name]) => name)).toEqual(expect.arrayContaining(['L* attention (decode)', 'L* attention (merge)']));
     for (const [, c] of layerSites) expect(c.dispatches).toBe(engine.config.numLayers);
     expect(sites.reduce((n, [, c]) => n + c.dispatches, 0)).toBe(p.perStep.dispatches);
