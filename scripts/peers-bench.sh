@@ -5,7 +5,8 @@
 # .cache/ and node_modules/ beside itself, hence the copy.
 #
 #   bash scripts/peers-bench.sh                  # the harness's run_all.sh: Node + browser, both models, its defaults
-#   bash scripts/peers-bench.sh software         # what fits a software adapter (SwiftShader, ~30-60 min on 2 cores):
+#   bash scripts/peers-bench.sh software         # what fits a software adapter (SwiftShader; 2026-12-06 on the loaded
+#                                                #   2-core VM: demo model 23 min, 124M > 70 min, tjs-webgpu ~30 s/token):
 #                                                #   browser demo model, all engines, REPS=3, reference checks (20 tokens);
 #                                                #   browser 124M, gptw + tjs-webgpu, REPS=1, no checks; Node both, REPS=3
 #   bash scripts/peers-bench.sh node run_browser.mjs   # any command, run in the work folder after the preparation
