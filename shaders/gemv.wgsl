@@ -82,6 +82,60 @@ fn accumulate(acc: f32, xv: Chunk, wv: Chunk) -> f32 {
 #endif
 }
 
+// The biased sum s of one output, through the epilogue, into y[out].
+fn finish(out: u32, n: u32, sum: f32) {
+  var total = sum;
+#if ${HAS_BIAS}
+  total = total + bias[n];
+#endif
+#if ${GELU}
+  total = gelu(total);
+#endif
+#if ${ADD_TO_Y}
+  total = y[out] + total;
+#endif
+  y[out] = total;
+}
+
+#if ${ONE_LANE}
+// Variant ONE_LANE, for adapters that are a CPU (llvmpipe, SwiftShader): one thread per column walks the chunks in
+// order itself (chunk partial, then total + partial: the same canonical order, so the same bits), 4 rows at a time,
+// with no workgroup memory and no barriers, which cost a software adapter far more than a GPU (PERF.md 2026-12-06).
+// Its chain is about ⌈M/4⌉ · K/4 · 6 loop iterations per thread (K · 6 without vec4): llvmpipe stops a thread's loops
+// at 65535, so the host takes it only well below that (gemvOneLaneFits in src/kernels/matmul.ts).
+const SEQ_ROWS: u32 = 4u;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let n = gid.x;
+  if (n >= p.N) {
+    return;
+  }
+  let k_units = p.K / LANES;
+  let chunk_units = CHUNK / LANES;
+  let w_row = n * k_units;
+  for (var m0 = 0u; m0 < p.M; m0 = m0 + SEQ_ROWS) {
+    let rows = min(SEQ_ROWS, p.M - m0);
+    var total = array<f32, SEQ_ROWS>();  // explicit: see Hazards
+    for (var begin = 0u; begin < k_units; begin = begin + chunk_units) {
+      var acc = array<f32, SEQ_ROWS>();  // explicit: see Hazards
+      let end = min(begin + chunk_units, k_units);
+      for (var k = begin; k < end; k = k + 1u) {
+        let wv = load_w(w_row + k);
+        for (var i = 0u; i < rows; i = i + 1u) {
+          acc[i] = accumulate(acc[i], x[(m0 + i) * k_units + k], wv);
+        }
+      }
+      for (var i = 0u; i < rows; i = i + 1u) {
+        total[i] = total[i] + acc[i];
+      }
+    }
+    for (var i = 0u; i < rows; i = i + 1u) {
+      finish((m0 + i) * p.N + n, n, total[i]);
+    }
+  }
+}
+#else
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let col = t / p.lanes;
@@ -130,20 +184,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u
             total = total + partials[i * WG + c * p.lanes + l];
           }
           if (last_round) {
-#if ${HAS_BIAS}
-            total = total + bias[out_n];
-#endif
-#if ${GELU}
-            total = gelu(total);
-#endif
-#if ${ADD_TO_Y}
-            total = y[out] + total;
-#endif
+            finish(out, out_n, total);
+          } else {
+            y[out] = total;
           }
-          y[out] = total;
         }
       }
       workgroupBarrier();
     }
   }
 }
+#endif

@@ -1,6 +1,7 @@
 // y = x · wᵀ + bias (PyTorch Linear). Two kernels with one reduction order, the canonical 64-k chunk order (see
 // shaders/gemv.wgsl): a tiled GEMM for prefill and a split-K GEMV for decode. The choice is made per dispatch from the
-// row count, and cannot change results. The kernels before that order (shaders/gemv_v1.wgsl, matmul_v1.wgsl) stay
+// row count (and, for the GEMV, whether the adapter is a CPU: a one-lane variant in the same order), and cannot
+// change results. The kernels before that order (shaders/gemv_v1.wgsl, matmul_v1.wgsl) stay
 // selectable as variants 'gemv-v1' / 'gemm-v1' for tests and profiling; they agree with each other bit for bit, not
 // with the current pair. An epilogue (GELU, or adding into the residual stream) can replace the separate gelu / add pass
 // that follows a layer: same expression on the same value, so the same bits (test/gpu/fusion.test.ts).
@@ -21,7 +22,17 @@ export const K_CHUNK = 64;
 /** Threads per GEMV workgroup (shaders/gemv.wgsl WG). */
 const GEMV_THREADS = 256;
 
-export type LinearVariant = 'auto' | 'gemm' | 'gemv' | 'gemm-v1' | 'gemv-v1';
+export type LinearVariant = 'auto' | 'gemm' | 'gemv' | 'gemv-1lane' | 'gemm-v1' | 'gemv-v1';
+
+/**
+ * Whether the one-lane GEMV (shaders/gemv.wgsl ONE_LANE: one thread per column walking every chunk, same bits) takes
+ * M rows of K inputs: its thread runs about ⌈M/4⌉ · (K/4 with vec4 loads, else K) · 6 loop iterations (the k loop and
+ * its row loop with its exit test), and llvmpipe stops a thread's loops at 65535; the bound leaves a margin.
+ */
+export function gemvOneLaneFits(rows: number, inFeatures: number): boolean {
+  const steps = inFeatures % 4 === 0 ? inFeatures / 4 : inFeatures;
+  return Math.ceil(rows / 4) * steps * 6 <= 50000;
+}
 
 /**
  * What a layer does with its biased sum s before storing it: 'gelu' stores gelu(s) (what gelu.wgsl would do next),
@@ -60,11 +71,14 @@ export interface LinearArgs {
 export class LinearCall {
   private readonly kernels = new Map<Exclude<LinearVariant, 'auto'>, KernelCall>();
   private readonly build: (variant: Exclude<LinearVariant, 'auto'>) => KernelCall;
+  private readonly preferOneLane: boolean;
+  private readonly inFeatures: number;
 
   constructor(gpu: GpuContext, label: string, a: LinearArgs) {
     if (!(Number.isInteger(a.inFeatures) && a.inFeatures >= 1 && Number.isInteger(a.outFeatures) && a.outFeatures >= 1)) {
       throw new ConfigError(`${label}: a linear layer needs at least one input and output feature, got K=${a.inFeatures} N=${a.outFeatures}`);
     }
+    this.inFeatures = a.inFeatures;
     const epilogue = a.epilogue;
     if (epilogue?.kind === 'residual' && !residualEpilogueFits(a.inFeatures)) {
       throw new ConfigError(`${label}: the residual epilogue needs K ≤ ${K_CHUNK * GEMV_THREADS}, got ${a.inFeatures}; add the residual with residualAdd instead`);
@@ -72,7 +86,7 @@ export class LinearCall {
     const v1Defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
     const gelu = epilogue?.kind === 'gelu' ? withGelu('', epilogue.activation) : undefined;
     const defines = { ...v1Defines, GELU: gelu !== undefined, ADD_TO_Y: epilogue?.kind === 'residual', ...gelu?.defines };
-    const vec4 = { ...defines, VEC4: a.inFeatures % 4 === 0 };
+    const vec4 = { ...defines, VEC4: a.inFeatures % 4 === 0, ONE_LANE: false };
     const v1Vec4 = { ...v1Defines, VEC4: a.inFeatures % 4 === 0 };
     const withEpilogue = (shader: string) => (gelu ? withGelu(shader, (epilogue as { activation: Activation }).activation).template : shader);
     const buffers = a.bias ? [a.x, a.w, a.bias, a.y] : [a.x, a.w, a.y];
@@ -90,6 +104,11 @@ export class LinearCall {
             params: params(rows).u32('lanes', layout.lanes).u32('columns', layout.columns),
             grid: [gemvWorkgroups(a.inFeatures, a.outFeatures)],
           }));
+        case 'gemv-1lane':
+          return new KernelCall(gpu, name, computePipeline(gpu, 'gemv', withEpilogue(gemvTemplate), { ...vec4, ONE_LANE: true }), buffers, (rows): DispatchPlan => ({
+            params: params(rows).u32('lanes', 1).u32('columns', GEMV_THREADS),
+            grid: [ceilDiv(a.outFeatures, GEMV_THREADS)],
+          }));
         case 'gemm-v1':
           return new KernelCall(gpu, name, computePipeline(gpu, 'matmul_v1', gemmV1Template, v1Defines), buffers, (rows): DispatchPlan => ({ params: params(rows), grid: gemmGrid(rows) }));
         case 'gemv-v1':
@@ -99,14 +118,23 @@ export class LinearCall {
           }));
       }
     };
-    // The two the engine runs are built now, so a shader or layout error surfaces at load; the v1 variants on first use.
+    // On an adapter that is a CPU the decode GEMV is the one-lane variant where it fits (same bits: only the speed
+    // differs; barriers and workgroup memory are what a software adapter pays most for).
+    this.preferOneLane = gpu.adapter.software;
+    // The kernels the engine runs are built now, so a shader or layout error surfaces at load; the others on first use.
     this.kernel('gemm');
     this.kernel('gemv');
+    if (this.preferOneLane) this.kernel('gemv-1lane');
+  }
+
+  /** The kernel `auto` picks for M rows: GEMV up to GEMV_MAX_ROWS (one-lane on a software adapter where it fits), else GEMM. */
+  chooseVariant(rows: number): Exclude<LinearVariant, 'auto'> {
+    if (rows > GEMV_MAX_ROWS) return 'gemm';
+    return this.preferOneLane && gemvOneLaneFits(rows, this.inFeatures) ? 'gemv-1lane' : 'gemv';
   }
 
   encode(pass: GPUComputePassEncoder, rows: number, variant: LinearVariant = 'auto'): void {
-    const chosen = variant === 'auto' ? (rows <= GEMV_MAX_ROWS ? 'gemv' : 'gemm') : variant;
-    this.kernel(chosen).encode(pass, rows);
+    this.kernel(variant === 'auto' ? this.chooseVariant(rows) : variant).encode(pass, rows);
   }
 
   private kernel(variant: Exclude<LinearVariant, 'auto'>): KernelCall {

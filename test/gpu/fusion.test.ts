@@ -25,7 +25,7 @@ const SHAPES = [
   { m: 17, k: 768, n: 63, f16: true },
   { m: 33, k: 100, n: 130, f16: false },
 ];
-const VARIANTS: LinearVariant[] = ['gemv', 'gemm'];
+const VARIANTS: LinearVariant[] = ['gemv', 'gemv-1lane', 'gemm'];
 
 function weights(k: number, n: number, f16: boolean, rand: ReturnType<typeof seededRandom>) {
   let w = randomArray(n * k, rand);

@@ -7,11 +7,12 @@
 // lanes per column), each N ∈ {1, 63, 768, 50257} (columns per workgroup not dividing N; the vocabulary), f32 and f16,
 // and K = 16401 / 16448 (more than 256 chunks: the GEMV's second round), without taking M·N·K past what the CPU twin
 // does in well under a second. The kernels before the canonical order (v1) are checked on the same shapes against the
-// float64 reference and against each other.
+// float64 reference and against each other; the one-lane GEMV (the decode kernel on software adapters) against the
+// same twin wherever it takes the shape.
 // Whether the adapter's fma rounds once is probed first (a two-term dot product whose fused and unfused results
 // differ); an adapter that gives neither fails the probe rather than loosening the comparison.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LinearCall, type LinearVariant } from '../../src/kernels/matmul.ts';
+import { gemvOneLaneFits, LinearCall, type LinearVariant } from '../../src/kernels/matmul.ts';
 import { decodeToFloat32, encodeFloats } from '../../src/io/dtype.ts';
 import { fmaF32, linearCanonicalF32, linearRef } from '../reference/kernels.ts';
 import { expectClose, expectSameBits, randomArray, seededRandom } from '../support/compare.ts';
@@ -101,6 +102,7 @@ describe('linear layers: GEMV = GEMM = the canonical chunk order, bit for bit', 
     const gemv = await runVariant(args, shape, 'gemv');
     const gemm = await runVariant(args, shape, 'gemm');
     const auto = await runVariant(args, shape, 'auto');
+    if (gemvOneLaneFits(m, k)) expectSameBits(await runVariant(args, shape, 'gemv-1lane'), canonical, 'gemv-1lane vs the canonical order (CPU)');
     expectClose(gemv, want, tolerance, 1e-5, 'gemv vs float64');
     expectSameBits(gemv, canonical, 'gemv vs the canonical order (CPU)');
     expectSameBits(gemm, canonical, 'gemm vs the canonical order (CPU)');

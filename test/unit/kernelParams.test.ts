@@ -109,8 +109,8 @@ function buildSites(fake: FakeGpu, s: Shape): Site[] {
     ['lm head', s.V, s.C, false],
   ] as const) {
     const call = new LinearCall(gpu, name, { x: b('x'), w: b('w'), bias: bias ? b('bias') : undefined, y: b('y'), inFeatures: inn, outFeatures: out, weightF16: s.f16 });
-    for (const variant of ['gemm', 'gemv', 'gemm-v1', 'gemv-v1'] as const) {
-      const layout = variant === 'gemv' ? gemvLayout(inn) : {};
+    for (const variant of ['gemm', 'gemv', 'gemv-1lane', 'gemm-v1', 'gemv-v1'] as const) {
+      const layout = variant === 'gemv' ? gemvLayout(inn) : variant === 'gemv-1lane' ? { lanes: 1, columns: 256 } : {};
       sites.push({ label: `${name} (${variant})`, encode: (pass, rows) => call.encode(pass, rows, variant), expected: (rows) => ({ M: rows, N: out, K: inn, ...layout }) });
     }
   }
