@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { memoryModelFiles } from '../../src/io/modelFiles.ts';
-import { decodeToFloat32, encodeFloats } from '../../src/io/dtype.ts';
 import type { Activation } from '../../src/io/config.ts';
 import { gelu } from '../../src/kernels/gelu.ts';
 import { LinearCall, type LinearVariant } from '../../src/kernels/matmul.ts';
@@ -14,6 +13,7 @@ import { residualAdd } from '../../src/kernels/residualAdd.ts';
 import { geluRef, linearRef } from '../reference/kernels.ts';
 import { expectClose, expectSameBits, randomArray, seededRandom } from '../support/compare.ts';
 import { useGpu } from '../support/gpu.ts';
+import { halfPacked } from '../support/halfPacked.ts';
 import { makeRandomCheckpoint, type RandomCheckpointOptions } from '../support/randomModel.ts';
 
 const g = useGpu();
@@ -27,15 +27,11 @@ const SHAPES = [
 ];
 const VARIANTS: LinearVariant[] = ['gemv', 'gemv-1lane', 'gemm'];
 
+/** (N, K) random weights: the values the kernels compute with, and what the GPU buffer holds (f16 packed or f32). */
 function weights(k: number, n: number, f16: boolean, rand: ReturnType<typeof seededRandom>) {
-  let w = randomArray(n * k, rand);
-  let data: Float32Array | Uint32Array = w;
-  if (f16) {
-    const bytes = encodeFloats('F16', w);
-    w = decodeToFloat32('F16', bytes);
-    data = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  }
-  return { w, data };
+  const drawn = randomArray(n * k, rand);
+  const half = f16 ? halfPacked(drawn) : undefined;
+  return { w: half ? half.rounded : drawn, data: half ? half.packed : drawn };
 }
 
 describe('linear layer epilogues = the separate passes, bit for bit', () => {

@@ -10,16 +10,9 @@ import { argmax, decodeArgmaxIds } from '../../src/kernels/argmax.ts';
 import { softmax } from '../../src/kernels/softmax.ts';
 import { repetitionPenalty } from '../../src/kernels/repetitionPenalty.ts';
 import { useGpu } from '../support/gpu.ts';
+import { halfPacked } from '../support/halfPacked.ts';
 import { expectClose, expectSameBits, randomArray, seededRandom } from '../support/compare.ts';
-import { decodeToFloat32, encodeFloats } from '../../src/io/dtype.ts';
 
-/** `values` rounded to f16, and the same values packed two per u32 (padded to whole words), as the loader stores them. */
-function halfPacked(values: Float32Array): { rounded: Float32Array; packed: Uint32Array } {
-  const bytes = encodeFloats('F16', values);
-  const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
-  padded.set(bytes);
-  return { rounded: decodeToFloat32('F16', bytes), packed: new Uint32Array(padded.buffer) };
-}
 import { argmaxRef, geluRef, layerNormRef, linearRef, softmaxRef } from '../reference/kernels.ts';
 
 const g = useGpu();

@@ -13,10 +13,10 @@
 // differ); an adapter that gives neither fails the probe rather than loosening the comparison.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gemvOneLaneFits, LinearCall, type LinearVariant } from '../../src/kernels/matmul.ts';
-import { decodeToFloat32, encodeFloats } from '../../src/io/dtype.ts';
 import { fmaF32, linearCanonicalF32, linearRef } from '../reference/kernels.ts';
 import { expectClose, expectSameBits, randomArray, seededRandom } from '../support/compare.ts';
 import { useGpu } from '../support/gpu.ts';
+import { halfPacked } from '../support/halfPacked.ts';
 
 const g = useGpu();
 
@@ -86,13 +86,10 @@ describe('linear layers: GEMV = GEMM = the canonical chunk order, bit for bit', 
     const { m, k, n } = shape;
     const rand = seededRandom(m * 7919 + k * 31 + n + (shape.f16 ? 1 : 0));
     const x = randomArray(m * k, rand);
-    let w = randomArray(n * k, rand);
-    let wData: Float32Array | Uint32Array = w;
-    if (shape.f16) {
-      const bytes = encodeFloats('F16', w);
-      w = decodeToFloat32('F16', bytes);
-      wData = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    }
+    const drawn = randomArray(n * k, rand);
+    const half = shape.f16 ? halfPacked(drawn) : undefined;
+    const w = half ? half.rounded : drawn;
+    const wData = half ? half.packed : drawn;
     const bias = shape.bias ? randomArray(n, rand) : undefined;
     const args = { x: g.upload('x', x), w: g.upload('w', wData), bias: bias && g.upload('bias', bias), y: g.buffer('unused', 4), inFeatures: k, outFeatures: n, weightF16: shape.f16 };
     const canonical = linearCanonicalF32(x, w, bias, m, n, k, fused);
