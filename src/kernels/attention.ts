@@ -96,10 +96,11 @@ export class AttentionCall {
         .u32('max_tiles', tiles);
     const paged = [a.qkv, a.tokens, a.blockTables, a.kCache, a.vCache];
     this.parts = {
-      // extent = the step's largest position: the tiles that exist for some row (the params keep the full stride).
+      // extent = the tiles that exist for some row (from the step's largest position; the params keep the full stride).
+      // Keyed on the tile count, not the position, so a decode step re-plans only when its context crosses a tile.
       partials: new KernelCall(gpu, `${label} (decode)`, computePipeline(gpu, 'attention', template, defines('partials')), [...paged, a.partials], (rows, extent) => ({
         params: params(rows),
-        grid: [a.numHeads, extent === undefined ? tiles : ceilDiv(extent + 1, ATTENTION_TILE), rows],
+        grid: [a.numHeads, extent ?? tiles, rows],
       })),
       merge: new KernelCall(gpu, `${label} (merge)`, computePipeline(gpu, 'attention', template, defines('merge')), [a.tokens, a.partials, a.out], (rows) => ({
         params: params(rows),
@@ -132,7 +133,7 @@ export class AttentionCall {
     const kernel = variant === 'auto' ? (rows <= this.decodeMaxRows ? 'decode' : 'prefill') : variant;
     if (kernel === 'decode') {
       if (rows > this.decodeMaxRows) throw new InvalidRequestError(`attention: the decode path holds ${this.decodeMaxRows} rows, got ${rows}`);
-      this.parts.partials.encode(pass, rows, maxPosition);
+      this.parts.partials.encode(pass, rows, maxPosition === undefined ? undefined : ceilDiv(maxPosition + 1, ATTENTION_TILE));
       this.parts.merge.encode(pass, rows);
     } else {
       this.parts[kernel].encode(pass, rows);

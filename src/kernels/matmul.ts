@@ -84,11 +84,12 @@ export class LinearCall {
       throw new ConfigError(`${label}: the residual epilogue needs K ≤ ${K_CHUNK * GEMV_THREADS}, got ${a.inFeatures}; add the residual with residualAdd instead`);
     }
     const v1Defines = { HAS_BIAS: a.bias !== undefined, W_F16: a.weightF16 === true };
-    const gelu = epilogue?.kind === 'gelu' ? withGelu('', epilogue.activation) : undefined;
-    const defines = { ...v1Defines, GELU: gelu !== undefined, ADD_TO_Y: epilogue?.kind === 'residual', ...gelu?.defines };
+    const activation = epilogue?.kind === 'gelu' ? epilogue.activation : undefined;
+    const defines = { ...v1Defines, GELU: activation !== undefined, ADD_TO_Y: epilogue?.kind === 'residual', TANH: activation === 'gelu_tanh' };
     const vec4 = { ...defines, VEC4: a.inFeatures % 4 === 0, ONE_LANE: false };
     const v1Vec4 = { ...v1Defines, VEC4: a.inFeatures % 4 === 0 };
-    const withEpilogue = (shader: string) => (gelu ? withGelu(shader, (epilogue as { activation: Activation }).activation).template : shader);
+    // The GELU epilogue calls gelu_fn.wgsl's gelu(), prepended as for gelu.wgsl.
+    const withEpilogue = (shader: string) => (activation ? withGelu(shader, activation).template : shader);
     const buffers = a.bias ? [a.x, a.w, a.bias, a.y] : [a.x, a.w, a.y];
     const params = (rows: number) => new Params().u32('M', rows).u32('N', a.outFeatures).u32('K', a.inFeatures);
     const gemmGrid = (rows: number): [number, number] => [ceilDiv(a.outFeatures, 32), ceilDiv(rows, 32)];
